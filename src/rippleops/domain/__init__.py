@@ -1,0 +1,1 @@
+"""Pure value types and rules with no I/O: names, references, content hashes, lineage."""

@@ -1,0 +1,156 @@
+"""The embedded transport: the services, in-process, on the local home folder."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rippleops.domain.prompts import parse_spec
+from rippleops.domain.records import (
+    AssetRecord,
+    AuditEventRecord,
+    AuditVerifyRecord,
+    LabelEventRecord,
+    LabelRecord,
+    LineageRecord,
+    MemberRecord,
+    Page,
+    ProjectRecord,
+    PromptRecord,
+    SecretRecord,
+    TokenRecord,
+    UserRecord,
+    VersionRecord,
+)
+from rippleops.errors import UnauthenticatedError
+from rippleops.sdk.transport import NOT_MODIFIED, NotModified, Transport, prompt_etag
+from rippleops.services import Services
+from rippleops.settings import Settings
+
+
+class EmbeddedTransport(Transport):
+    """Acts as the user whose token is given, or whose token ``ripple init`` left in the home."""
+
+    def __init__(self, settings: Settings, token: str | None = None) -> None:
+        self.url = str(settings.home_path)
+        self.services = Services(settings)
+        token = token or settings.token or _read_token_file(settings)
+        self.principal = self.services.access.authenticate(token)
+
+    def close(self) -> None:
+        self.services.close()
+
+    # prompts
+    def create_prompt(self, project: str, name: str, spec: dict[str, Any]) -> PromptRecord:
+        return self.services.prompts.create(self.principal, project, name, parse_spec(spec, f"prompt/{name}"))
+
+    def get_prompt(self, project: str, ref: str, etag: str | None = None) -> PromptRecord | NotModified:
+        record = self.services.prompts.get(self.principal, project, ref)
+        return NOT_MODIFIED if etag is not None and etag == prompt_etag(record) else record
+
+    def render_prompt(self, project: str, ref: str, values: dict[str, Any]) -> str | list[dict[str, str]]:
+        return self.services.prompts.render(self.principal, project, ref, values)
+
+    def diff_prompts(self, project: str, a: str, b: str) -> dict[str, Any]:
+        return self.services.prompts.diff(self.principal, project, a, b)
+
+    # assets
+    def list_assets(
+        self, project: str, *, kind: str | None = None, tag: str | None = None, label: str | None = None,
+        search: str | None = None, limit: int = 50, cursor: str | None = None,
+    ) -> Page:
+        return self.services.assets.list(
+            self.principal, project, kind=kind, tag=tag, label=label, search=search, limit=limit, cursor=cursor
+        )
+
+    def show_asset(self, project: str, asset: str) -> AssetRecord:
+        return self.services.assets.show(self.principal, project, asset)
+
+    def update_asset(
+        self, project: str, asset: str, *, description: str | None = None,
+        add_tags: list[str] | None = None, remove_tags: list[str] | None = None,
+    ) -> AssetRecord:
+        return self.services.assets.update(
+            self.principal, project, asset, description=description, add_tags=add_tags or [], remove_tags=remove_tags or []
+        )
+
+    def get_version(self, project: str, ref: str) -> VersionRecord:
+        return self.services.assets.get(self.principal, project, ref)
+
+    def list_versions(self, project: str, asset: str) -> list[VersionRecord]:
+        return self.services.assets.versions(self.principal, project, asset)
+
+    def set_label(self, project: str, asset: str, label: str, target: str | int) -> LabelRecord:
+        return self.services.labels.set(self.principal, project, asset, label, target)
+
+    def remove_label(self, project: str, asset: str, label: str) -> LabelRecord:
+        return self.services.labels.remove(self.principal, project, asset, label)
+
+    def label_history(self, project: str, asset: str, label: str | None = None) -> list[LabelEventRecord]:
+        return self.services.labels.history(self.principal, project, asset, label)
+
+    def lineage(self, project: str, ref: str, direction: str = "both", depth: int = 50) -> LineageRecord:
+        return self.services.lineage.walk(self.principal, project, ref, direction=direction, depth=depth)
+
+    # audit
+    def audit_log(
+        self, *, since: datetime | None = None, project: str | None = None, action: str | None = None,
+        actor: str | None = None, limit: int = 100,
+    ) -> list[AuditEventRecord]:
+        return self.services.audit.log(self.principal, since=since, project=project, action=action, actor=actor, limit=limit)
+
+    def audit_verify(self) -> AuditVerifyRecord:
+        return self.services.audit.verify(self.principal)
+
+    # projects, users, tokens, roles
+    def create_project(self, name: str, description: str = "") -> ProjectRecord:
+        return self.services.projects.create(self.principal, name, description)
+
+    def list_projects(self) -> list[ProjectRecord]:
+        return self.services.projects.list(self.principal)
+
+    def whoami(self) -> UserRecord:
+        return self.services.access.whoami(self.principal)
+
+    def create_user(self, name: str, *, is_admin: bool = False) -> UserRecord:
+        return self.services.access.create_user(self.principal, name, is_admin=is_admin)
+
+    def list_users(self) -> list[UserRecord]:
+        return self.services.access.list_users(self.principal)
+
+    def create_token(self, *, user: str | None = None, name: str = "api", expires_at: datetime | None = None) -> TokenRecord:
+        return self.services.access.create_token(self.principal, user=user, name=name, expires_at=expires_at)
+
+    def list_tokens(self, *, user: str | None = None) -> list[TokenRecord]:
+        return self.services.access.list_tokens(self.principal, user=user)
+
+    def revoke_token(self, token_id: int) -> TokenRecord:
+        return self.services.access.revoke_token(self.principal, token_id)
+
+    def grant_role(self, project: str, user: str, role: str) -> MemberRecord:
+        return self.services.access.grant(self.principal, project, user, role)
+
+    def revoke_role(self, project: str, user: str) -> MemberRecord:
+        return self.services.access.revoke(self.principal, project, user)
+
+    def list_members(self, project: str) -> list[MemberRecord]:
+        return self.services.access.members(self.principal, project)
+
+    # secrets
+    def set_secret(self, project: str, name: str, value: str) -> SecretRecord:
+        return self.services.secrets.set(self.principal, project, name, value)
+
+    def list_secrets(self, project: str) -> list[SecretRecord]:
+        return self.services.secrets.list(self.principal, project)
+
+    def delete_secret(self, project: str, name: str) -> SecretRecord:
+        return self.services.secrets.delete(self.principal, project, name)
+
+
+def _read_token_file(settings: Settings) -> str:
+    path = settings.token_file
+    if not path.is_file():
+        raise UnauthenticatedError(
+            f"no token in {path}; run `ripple init` to set up {settings.home_path}, or set RIPPLE_TOKEN"
+        )
+    return path.read_text().strip()

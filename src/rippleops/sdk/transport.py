@@ -1,0 +1,131 @@
+"""The one interface both SDK transports implement: every operation of the platform,
+taking and returning the records of :mod:`rippleops.domain.records`.
+
+:class:`~rippleops.sdk.embedded.EmbeddedTransport` calls the services in-process on the
+local home; :class:`~rippleops.sdk.remote.RemoteTransport` speaks the REST API of
+``ripple server start`` (``/api/v1``). The SDK collections (``rp.prompts`` ...) sit on top
+and never know which one they have; the same test suite runs against both.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import datetime
+from typing import Any
+
+from rippleops.domain.records import (
+    AssetRecord,
+    AuditEventRecord,
+    AuditVerifyRecord,
+    LabelEventRecord,
+    LabelRecord,
+    LineageRecord,
+    MemberRecord,
+    Page,
+    ProjectRecord,
+    PromptRecord,
+    SecretRecord,
+    TokenRecord,
+    UserRecord,
+    VersionRecord,
+)
+
+
+class NotModified:
+    """Returned by :meth:`Transport.get_prompt` when the caller's ETag is still current."""
+
+    __slots__ = ()
+
+
+NOT_MODIFIED = NotModified()
+
+
+def prompt_etag(record: PromptRecord) -> str:
+    """Changes when the version or its labels change (a label move keeps the hash)."""
+    return f'"{record.hash.removeprefix("sha256:")[:32]}-{",".join(record.labels)}"'
+
+
+class Transport(ABC):
+    """Every operation, scoped by ``project`` where the domain is."""
+
+    url: str  # the home folder or the server URL, for messages
+
+    # prompts
+    @abstractmethod
+    def create_prompt(self, project: str, name: str, spec: dict[str, Any]) -> PromptRecord: ...
+    @abstractmethod
+    def get_prompt(self, project: str, ref: str, etag: str | None = None) -> PromptRecord | NotModified: ...
+    @abstractmethod
+    def render_prompt(self, project: str, ref: str, values: dict[str, Any]) -> str | list[dict[str, str]]: ...
+    @abstractmethod
+    def diff_prompts(self, project: str, a: str, b: str) -> dict[str, Any]: ...
+
+    # assets, versions, labels, lineage
+    @abstractmethod
+    def list_assets(
+        self, project: str, *, kind: str | None = None, tag: str | None = None, label: str | None = None,
+        search: str | None = None, limit: int = 50, cursor: str | None = None,
+    ) -> Page: ...
+    @abstractmethod
+    def show_asset(self, project: str, asset: str) -> AssetRecord: ...
+    @abstractmethod
+    def update_asset(
+        self, project: str, asset: str, *, description: str | None = None,
+        add_tags: list[str] | None = None, remove_tags: list[str] | None = None,
+    ) -> AssetRecord: ...
+    @abstractmethod
+    def get_version(self, project: str, ref: str) -> VersionRecord: ...
+    @abstractmethod
+    def list_versions(self, project: str, asset: str) -> list[VersionRecord]: ...
+    @abstractmethod
+    def set_label(self, project: str, asset: str, label: str, target: str | int) -> LabelRecord: ...
+    @abstractmethod
+    def remove_label(self, project: str, asset: str, label: str) -> LabelRecord: ...
+    @abstractmethod
+    def label_history(self, project: str, asset: str, label: str | None = None) -> list[LabelEventRecord]: ...
+    @abstractmethod
+    def lineage(self, project: str, ref: str, direction: str = "both", depth: int = 50) -> LineageRecord: ...
+
+    # audit
+    @abstractmethod
+    def audit_log(
+        self, *, since: datetime | None = None, project: str | None = None, action: str | None = None,
+        actor: str | None = None, limit: int = 100,
+    ) -> list[AuditEventRecord]: ...
+    @abstractmethod
+    def audit_verify(self) -> AuditVerifyRecord: ...
+
+    # projects, users, tokens, roles
+    @abstractmethod
+    def create_project(self, name: str, description: str = "") -> ProjectRecord: ...
+    @abstractmethod
+    def list_projects(self) -> list[ProjectRecord]: ...
+    @abstractmethod
+    def whoami(self) -> UserRecord: ...
+    @abstractmethod
+    def create_user(self, name: str, *, is_admin: bool = False) -> UserRecord: ...
+    @abstractmethod
+    def list_users(self) -> list[UserRecord]: ...
+    @abstractmethod
+    def create_token(self, *, user: str | None = None, name: str = "api", expires_at: datetime | None = None) -> TokenRecord: ...
+    @abstractmethod
+    def list_tokens(self, *, user: str | None = None) -> list[TokenRecord]: ...
+    @abstractmethod
+    def revoke_token(self, token_id: int) -> TokenRecord: ...
+    @abstractmethod
+    def grant_role(self, project: str, user: str, role: str) -> MemberRecord: ...
+    @abstractmethod
+    def revoke_role(self, project: str, user: str) -> MemberRecord: ...
+    @abstractmethod
+    def list_members(self, project: str) -> list[MemberRecord]: ...
+
+    # secrets (values go in, never come out)
+    @abstractmethod
+    def set_secret(self, project: str, name: str, value: str) -> SecretRecord: ...
+    @abstractmethod
+    def list_secrets(self, project: str) -> list[SecretRecord]: ...
+    @abstractmethod
+    def delete_secret(self, project: str, name: str) -> SecretRecord: ...
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

@@ -1,0 +1,94 @@
+"""The service layer: one module per domain area, the only place with business rules.
+
+:class:`Services` wires them to one database and home; every interface (CLI through the
+SDK, the server, the embedded SDK transport) builds exactly one and calls it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from rippleops.domain.refs import validate_name
+from rippleops.services.access import AccessService
+from rippleops.services.assets import AssetService
+from rippleops.services.audit import AuditService
+from rippleops.services.labels import LabelService
+from rippleops.services.lineage import LineageService
+from rippleops.services.projects import ProjectService
+from rippleops.services.prompts import PromptService
+from rippleops.services.secrets import SecretService
+from rippleops.settings import DEFAULT_PROJECT, Settings
+from rippleops.store.db import Database
+
+__all__ = ["Services"]
+
+
+class Services:
+    """All services over one database, built from the settings."""
+
+    def __init__(self, settings: Settings, *, check_schema: bool = True) -> None:
+        self.settings = settings
+        self.db = Database(settings.resolved_database_url)
+        if check_schema:
+            self.db.check_current()
+        home_is_local = settings.database_url is None
+        self.access = AccessService(self.db)
+        self.audit = AuditService(self.db, settings.audit_head_file if home_is_local else None)
+        self.assets = AssetService(self.db, self.access, settings)
+        self.labels = LabelService(self.db, self.access)
+        self.lineage = LineageService(self.db, self.access)
+        self.projects = ProjectService(self.db)
+        self.prompts = PromptService(self.db, self.access, self.assets)
+        self.secrets = SecretService(self.db, self.access, settings.secret_key, settings.secret_key_file)
+        event.listen(self.db._write, "after_commit", self._after_commit)
+
+    def _after_commit(self, session: Session) -> None:
+        head = session.info.pop("audit_head", None)
+        if head is not None:
+            self.audit.write_head_file(head)
+
+    def close(self) -> None:
+        self.audit.close()
+        self.db.dispose()
+
+
+def initialise(settings: Settings, admin_name: str) -> dict[str, Any]:
+    """``ripple init``: home folder, migrations, the default project, the first admin and
+    its token in the home (0600). Safe to run again: it only fills in what is missing."""
+    validate_name(admin_name, "admin user name")
+    home: Path = settings.home_path
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "blobs").mkdir(exist_ok=True)
+    services = Services(settings, check_schema=False)
+    try:
+        services.db.upgrade()
+        created_project = services.projects.ensure(DEFAULT_PROJECT, admin_name)
+        boot = services.access.bootstrap_admin(admin_name)
+        token_written = False
+        if boot is not None:
+            _write_private(settings.token_file, boot[1] + "\n")
+            token_written = True
+        return {
+            "home": str(home),
+            "database": services.db.safe_url,
+            "revision": services.db.current_revision(),
+            "created_project": created_project,
+            "admin": boot[0].name if boot else None,
+            "token_file": str(settings.token_file) if token_written else None,
+        }
+    finally:
+        services.close()
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read, atomically."""
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)

@@ -1,0 +1,119 @@
+"""Ripple's settings: one typed object, read once.
+
+Every variable Ripple reads is a field here; nothing else reads ``os.environ``.
+Sources, strongest first: ``RIPPLE_*`` environment variables, ``./ripple.toml``,
+``$RIPPLE_HOME/ripple.toml``, the defaults below.
+
+============================  =========================================================
+variable                      meaning
+============================  =========================================================
+``RIPPLE_HOME``               home folder of the embedded default (``~/.ripple``)
+``RIPPLE_DATABASE_URL``       SQLAlchemy URL; default SQLite ``$RIPPLE_HOME/ripple.db``
+``RIPPLE_BLOB_URL``           fsspec URL of the blob store; default ``$RIPPLE_HOME/blobs``
+``RIPPLE_SERVER_URL``         when set, the CLI and ``Client()`` talk to this server
+``RIPPLE_TOKEN``              API token for the server; embedded mode reads the home's
+``RIPPLE_PROJECT``            project to work in (``default``)
+``RIPPLE_AUTH``               ``auto`` (required off loopback) or ``required``
+``RIPPLE_SECRET_KEY``         Fernet key for secrets; default a 0600 file in the home
+``RIPPLE_MAX_PAYLOAD_BYTES``  largest request body / prompt file accepted (1 MiB)
+``RIPPLE_FAULTS``             comma-separated fault points to trigger (tests only)
+``RIPPLE_PROMPT_CACHE_TTL``   seconds a fetched prompt is fresh in the SDK cache (60)
+============================  =========================================================
+
+Fault points (``RIPPLE_FAULTS``), off by default, kill the process with SIGKILL at a
+named moment so tests can prove nothing half-written survives:
+``version.before_commit`` (inside the transaction that registers a version) and
+``blob.before_rename`` (after a blob's temp file is written, before it is renamed).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_HOME = Path("~/.ripple")
+DEFAULT_PROJECT = "default"
+DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
+DEFAULT_PROMPT_CACHE_TTL = 60.0
+
+
+def _toml_files() -> list[Path]:
+    home = Path(os.environ.get("RIPPLE_HOME", str(DEFAULT_HOME))).expanduser()
+    return [p for p in (home / "ripple.toml", Path("ripple.toml")) if p.is_file()]
+
+
+class Settings(BaseSettings):
+    """All of Ripple's configuration. Build it with :func:`get_settings`."""
+
+    model_config = SettingsConfigDict(env_prefix="RIPPLE_", extra="ignore")
+
+    home: Path = Field(default=DEFAULT_HOME, description="home folder of the embedded default")
+    database_url: str | None = Field(default=None, description="SQLAlchemy database URL")
+    blob_url: str | None = Field(default=None, description="fsspec URL of the blob store")
+    server_url: str | None = Field(default=None, description="Ripple server to talk to")
+    token: str | None = Field(default=None, description="API token for the server")
+    project: str = Field(default=DEFAULT_PROJECT, description="project to work in")
+    auth: Literal["auto", "required"] = Field(default="auto", description="auth mode")
+    secret_key: str | None = Field(default=None, description="Fernet key for secrets")
+    max_payload_bytes: int = Field(default=DEFAULT_MAX_PAYLOAD_BYTES, gt=0)
+    faults: str = Field(default="", description="fault points to trigger, comma-separated")
+    prompt_cache_ttl: float = Field(default=DEFAULT_PROMPT_CACHE_TTL, ge=0)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        tomls = tuple(TomlConfigSettingsSource(settings_cls, p) for p in reversed(_toml_files()))
+        return (init_settings, env_settings, *tomls)
+
+    @property
+    def home_path(self) -> Path:
+        return self.home.expanduser()
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home_path / 'ripple.db'}"
+
+    @property
+    def resolved_blob_url(self) -> str:
+        return self.blob_url or str(self.home_path / "blobs")
+
+    @property
+    def token_file(self) -> Path:
+        """Where ``ripple init`` keeps the local admin's token (mode 0600)."""
+        return self.home_path / "token"
+
+    @property
+    def secret_key_file(self) -> Path:
+        return self.home_path / "secret.key"
+
+    @property
+    def audit_head_file(self) -> Path:
+        return self.home_path / "audit-head"
+
+    def fault(self, point: str) -> None:
+        """Kill this process with SIGKILL when ``point`` is listed in ``RIPPLE_FAULTS``."""
+        if self.faults and point in {f.strip() for f in self.faults.split(",")}:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once. Tests call ``get_settings.cache_clear()``."""
+    return Settings()

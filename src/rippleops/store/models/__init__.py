@@ -1,0 +1,23 @@
+"""SQLAlchemy 2 models, one module per area; every change has an Alembic migration."""
+
+from rippleops.store.models.access import Membership, Token, User
+from rippleops.store.models.assets import Asset, Label, LabelEvent, Project, Version, VersionInput
+from rippleops.store.models.audit import AuditEvent, Meta
+from rippleops.store.models.base import Base
+from rippleops.store.models.secrets import Secret
+
+__all__ = [
+    "Asset",
+    "AuditEvent",
+    "Base",
+    "Label",
+    "LabelEvent",
+    "Membership",
+    "Meta",
+    "Project",
+    "Secret",
+    "Token",
+    "User",
+    "Version",
+    "VersionInput",
+]
