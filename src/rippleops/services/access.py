@@ -76,6 +76,17 @@ class AccessService:
                 raise UnauthenticatedError(f"user {row.user.name} is deactivated")
             return Principal(row.user.id, row.user.name, row.user.is_admin)
 
+    def local_admin(self) -> Principal:
+        """The single local admin of a loopback server without auth (DESIGN "Security"):
+        the first active instance admin, by id."""
+        with self.db.reading() as s:
+            user = s.execute(
+                select(User).where(User.is_admin.is_(True), User.is_active.is_(True)).order_by(User.id).limit(1)
+            ).scalar_one_or_none()
+            if user is None:
+                raise UnauthenticatedError("there is no active admin yet; run `ripple init`")
+            return Principal(user.id, user.name, True)
+
     def authorize(self, session: Session, principal: Principal, project: str, action: Action) -> ProjectRef:
         """Return the project if ``principal`` may do ``action`` in it, else raise.
 
@@ -243,11 +254,11 @@ def _find_user(s: Session, name: str) -> User:
 
 
 def _user_record(s: Session, u: User) -> UserRecord:
-    roles = dict(
+    roles: dict[str, str] = dict(
         s.execute(
             select(Project.name, Membership.role).join(Membership, Membership.project_id == Project.id)
             .where(Membership.user_id == u.id)
-        ).tuples().all()
+        ).all()
     )
     return UserRecord(name=u.name, is_admin=u.is_admin, is_active=u.is_active, created_at=u.created_at, roles=roles)
 

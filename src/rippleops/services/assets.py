@@ -367,6 +367,10 @@ def _encode_cursor(value: str) -> str:
 
 def _decode_cursor(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        raw = cursor.replace("-", "+").replace("_", "/")
+        value = base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True).decode()
     except (ValueError, UnicodeDecodeError):
-        raise InvalidError("the page cursor is not valid; pass the next_cursor of the previous page") from None
+        value = ""
+    if "/" not in value:
+        raise InvalidError("the page cursor is not valid; pass the next_cursor of the previous page")
+    return value

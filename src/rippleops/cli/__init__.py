@@ -1,0 +1,1 @@
+"""The ``ripple`` command line, a thin layer on :class:`rippleops.Client`."""

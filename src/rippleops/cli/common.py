@@ -1,0 +1,216 @@
+"""What every ``ripple`` command shares: the global options, the client factory, output
+helpers (Rich tables, JSON) and the one place where errors become exit codes."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import typer
+from pydantic import BaseModel, ValidationError
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from typer.core import TyperGroup
+
+from rippleops.errors import InvalidError, RippleError
+from rippleops.sdk.client import Client
+from rippleops.settings import Settings, get_settings
+
+JSON_HELP = "Print machine-readable JSON (and nothing else) on stdout."
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+# -- global options and the client ----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class GlobalOptions:
+    """The root callback's options, kept on ``ctx.obj`` for every command."""
+
+    project: str | None = None
+    server: str | None = None
+    token: str | None = None
+
+
+def settings() -> Settings:
+    """The process's settings; invalid ``RIPPLE_*`` values become a clear error (exit 2)."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"RIPPLE_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        raise InvalidError(f"the Ripple settings are not valid: {problems}") from None
+
+
+def options(ctx: typer.Context) -> GlobalOptions:
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, GlobalOptions) else GlobalOptions()
+
+
+@contextmanager
+def client(ctx: typer.Context) -> Iterator[Client]:
+    """The SDK client the global options ask for: embedded on $RIPPLE_HOME, or remote when
+    ``--server`` / ``RIPPLE_SERVER_URL`` is set. Closed when the command is done."""
+    opts = options(ctx)
+    rp = Client(url=opts.server, token=opts.token, project=opts.project, settings=settings(), cache_ttl=0)
+    try:
+        yield rp
+    finally:
+        rp.close()
+
+
+# -- errors: the one mapping to exit codes ---------------------------------------------------------------------
+
+
+class RippleGroup(TyperGroup):
+    """The root command group. Every command runs inside its ``invoke``, so this is the one
+    place where a :class:`RippleError` becomes a red message and its ``exit_code``."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise  # typer's own exits, usage errors and Ctrl-C keep their codes
+        except RippleError as exc:
+            error(exc.message)
+            raise typer.Exit(exc.exit_code) from None
+        except Exception as exc:  # boundary: anything else is a bug; say so briefly, never a traceback
+            error(f"internal error: {type(exc).__name__}: {exc}")
+            raise typer.Exit(1) from None
+
+
+# -- output -----------------------------------------------------------------------------------------------------
+
+
+def stdout() -> Console:
+    # built per call so it writes to whatever sys.stdout is now (the test runner swaps it)
+    return Console(soft_wrap=False)
+
+
+def error(message: str) -> None:
+    """A red message on stderr (markup in ``message`` is printed as is)."""
+    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {escape(message)}", highlight=False)
+
+
+def note(message: str, style: str = "yellow") -> None:
+    """A remark on stderr, so that stdout stays clean for scripts."""
+    Console(stderr=True, soft_wrap=True).print(f"[{style}]{escape(message)}[/{style}]", highlight=False)
+
+
+def echo(message: str, *, style: str | None = None) -> None:
+    """A plain line on stdout (user content is never read as Rich markup)."""
+    text = escape(message)
+    stdout().print(f"[{style}]{text}[/{style}]" if style else text, soft_wrap=True, highlight=False)
+
+
+def to_jsonable(data: Any) -> Any:
+    if isinstance(data, BaseModel):
+        return data.model_dump(mode="json")
+    if isinstance(data, list | tuple):
+        return [to_jsonable(d) for d in data]
+    if isinstance(data, dict):
+        return {k: to_jsonable(v) for k, v in data.items()}
+    if isinstance(data, datetime):
+        return data.isoformat()
+    return data
+
+
+def print_json(data: Any) -> None:
+    """Records and lists of records as JSON on stdout; nothing else is printed."""
+    typer.echo(json.dumps(to_jsonable(data), indent=2, ensure_ascii=False, default=str))
+
+
+def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, empty: str = "nothing yet") -> None:
+    """A Rich table on stdout, or a short line when there are no rows."""
+    if not rows:
+        echo(f"{title + ': ' if title else ''}{empty}", style="dim")
+        return
+    t = Table(title=title, title_justify="left", header_style="bold")
+    for col in columns:
+        t.add_column(col, overflow="fold")
+    for row in rows:
+        t.add_row(*(escape(cell(v)) for v in row))
+    stdout().print(t)
+
+
+def cell(value: Any) -> str:
+    """How one value looks in a table cell."""
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return when(value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value)) or "-"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}:{v}" for k, v in value.items()) or "-"
+    return str(value)
+
+
+def when(value: datetime | None) -> str:
+    if value is None:
+        return "-"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def short_hash(h: str) -> str:
+    return h.removeprefix("sha256:")[:12]
+
+
+# -- parsing ----------------------------------------------------------------------------------------------------
+
+
+def parse_duration(text: str) -> timedelta | None:
+    """``30m``, ``1h``, ``2d``, ``1w``, ``45s`` as a timedelta; None when it is not a duration."""
+    m = _DURATION.match(text)
+    if not m:
+        return None
+    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+
+
+def parse_time(text: str, *, future: bool, option: str) -> datetime:
+    """A duration (counted back from now, or forward when ``future``) or an ISO time, in UTC.
+
+    >>> parse_time("2024-05-01T12:00", future=False, option="--since").isoformat()
+    '2024-05-01T12:00:00+00:00'
+    """
+    delta = parse_duration(text)
+    now = datetime.now(UTC)
+    if delta is not None:
+        return now + delta if future else now - delta
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise InvalidError(
+            f"{option} {text!r} is not a duration or a time; write 30m, 1h, 2d, 1w or an ISO time "
+            "such as 2024-05-01T12:00 (UTC unless it names an offset)"
+        ) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def parse_vars(pairs: Sequence[str], vars_json: str | None) -> dict[str, Any]:
+    """``--vars-json`` first, then each ``--var name=value`` over it."""
+    values: dict[str, Any] = {}
+    if vars_json:
+        try:
+            loaded = json.loads(vars_json)
+        except json.JSONDecodeError as exc:
+            raise InvalidError(f"--vars-json is not valid JSON: {exc.msg} at column {exc.colno}") from None
+        if not isinstance(loaded, dict):
+            raise InvalidError('--vars-json must be a JSON object such as \'{"question": "..."}\'')
+        values.update(loaded)
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise InvalidError(f"--var {pair!r} is not name=value; write it as --var question='What is Ripple?'")
+        values[name.strip()] = value
+    return values

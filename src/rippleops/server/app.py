@@ -1,0 +1,88 @@
+"""The platform server: :func:`create_app` builds the FastAPI app over one :class:`Services`.
+
+>>> app = create_app()                      # doctest: +SKIP
+>>> uvicorn.run(app, host="127.0.0.1")      # doctest: +SKIP (or rippleops.server.run.serve)
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import Response
+
+from rippleops import __version__
+from rippleops.errors import RippleError
+from rippleops.server import errors
+from rippleops.server.errors import CatchAll
+from rippleops.server.middleware import BodyLimit, HTTPMetrics, Metrics
+from rippleops.server.routers import ROUTERS
+from rippleops.server.schemas import Health
+from rippleops.services import Services
+from rippleops.settings import Settings, get_settings
+
+DESCRIPTION = (
+    "Ripple's REST API. Send `Authorization: Bearer <token>` (create one with `ripple token create`); "
+    "a loopback server without auth acts as the local admin when no token is sent. Errors are "
+    '`{"error": {"type", "message", "details"}}` with the status of the error type.'
+)
+
+
+def create_app(settings: Settings | None = None, auth_required: bool | None = None) -> FastAPI:
+    """The app over one :class:`Services`; migrations are applied when it starts.
+
+    Auth is required when ``settings.auth == "required"`` or ``auth_required`` is true
+    (``auth_required=False`` never relaxes what the settings require)."""
+    settings = settings or get_settings()
+    services = Services(settings, check_schema=False)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services.db.upgrade()
+        try:
+            yield
+        finally:
+            services.close()
+
+    app = FastAPI(title="Ripple", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.services = services
+    app.state.auth_required = settings.auth == "required" or bool(auth_required)
+    app.state.metrics = metrics = HTTPMetrics.create()
+
+    errors.install(app)
+    # add_middleware puts each one outside the ones before it: Metrics sees every status,
+    # the 500s of CatchAll and the 413s of BodyLimit included.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_payload_bytes)
+    app.add_middleware(CatchAll)
+    app.add_middleware(Metrics, metrics=metrics)
+
+    for prefix, router in ROUTERS:
+        app.include_router(router, prefix=prefix)
+    app.add_api_route("/healthz", healthz, methods=["GET"], response_model=Health, tags=["server"],
+                      responses={503: {"model": Health, "description": "the database cannot be used"}})
+    app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], tags=["server"], response_class=Response,
+                      responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus metrics"}})
+    return app
+
+
+def healthz(request: Request) -> JSONResponse:
+    """Liveness and the database's schema revision; 503 when the database cannot be used."""
+    services: Services = request.app.state.services
+    try:
+        services.db.check_current()
+        revision = services.db.current_revision()
+    except RippleError as exc:
+        body = Health(status="unavailable", version=__version__, database=services.db.safe_url, error=exc.to_dict())
+        return JSONResponse(body.model_dump(), status_code=503)
+    body = Health(status="ok", version=__version__, database=services.db.safe_url, revision=revision)
+    return JSONResponse(body.model_dump())
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    """Prometheus exposition: request counts and latencies by method, route and status."""
+    metrics: HTTPMetrics = request.app.state.metrics
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
