@@ -14,6 +14,7 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,6 @@ from rippleops.domain.records import LabelEventRecord, LabelRecord, PromptRecord
 from rippleops.domain.refs import make_ref
 from rippleops.errors import InvalidError, PayloadTooLargeError, UnavailableError
 from rippleops.sdk.transport import NotModified, prompt_etag
-from rippleops.store.models.base import utcnow
 
 if TYPE_CHECKING:
     from rippleops.sdk.client import Client
@@ -244,7 +244,7 @@ def _fallback_record(ref: str, fallback: str | list[dict[str, Any]]) -> PromptRe
     kind = "text" if isinstance(fallback, str) else "chat"
     name = ref.split("/", 1)[1].split("@")[0].split(":")[0]
     return PromptRecord(
-        ref=ref, kind=KIND, name=name, version=0, hash="", labels=[], created_at=utcnow(), created_by="fallback",
+        ref=ref, kind=KIND, name=name, version=0, hash="", labels=[], created_at=datetime.now(UTC), created_by="fallback",
         project="", type=kind, template=fallback if kind == "text" else None,
         messages=templating.normalize_messages(fallback) if kind == "chat" else None,
     )
