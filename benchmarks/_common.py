@@ -7,8 +7,8 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 

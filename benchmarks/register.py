@@ -25,7 +25,9 @@ def main() -> None:
         rp.prompts.create("answer", template=f"Answer version {i}: {{{{ question }}}}", message=f"v{i}")
     dt = time.perf_counter() - t
     db = "PostgreSQL" if settings.database_url else "SQLite"
-    print(f"register prompt versions, embedded {db}: {n / dt:8.0f} versions/s ({dt / n * 1e3:.2f} ms each; target > 400/s)")
+    print(
+        f"register prompt versions, embedded {db}: {n / dt:8.0f} versions/s ({dt / n * 1e3:.2f} ms each; target > 400/s)"
+    )
     t = time.perf_counter()
     for i in range(n):
         rp.prompts.create("answer", template=f"Answer version {i}: {{{{ question }}}}")

@@ -21,5 +21,5 @@ def test_doc_examples_run(page: str, sqlite_settings: Settings) -> None:
             continue
         try:
             exec(compile(block, f"{page} block {i + 1}", "exec"), namespace)
-        except Exception as exc:  # noqa: BLE001 - report which block failed
+        except Exception as exc:
             raise AssertionError(f"{page}, python block {i + 1} failed: {exc!r}\n{block}") from exc

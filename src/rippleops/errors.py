@@ -12,7 +12,8 @@
     ├── GateFailedError              412  exit 7   an eval gate blocked a promotion
     └── UnavailableError             503  exit 8   a server or backend cannot be reached
 
-Each class carries its HTTP status and CLI exit code; the server's error handler, the CLI
+The CLI also exits 9 when ``ripple audit verify`` finds a broken chain (not an error: a
+finding). Each class carries its HTTP status and CLI exit code; the server's error handler, the CLI
 and the remote SDK transport all map through :data:`ERRORS_BY_TYPE` and these attributes,
 never through a table of their own. A message names the problem and the way out.
 """

@@ -28,22 +28,30 @@ def test_old_database_upgrades_with_its_data(database_url: str, tmp_path, monkey
     db = Database(database_url)
     db.upgrade("0001")
     with db.engine.begin() as conn:
-        conn.execute(sa.text(
-            "INSERT INTO projects (id, name, description, created_at, created_by) "
-            "VALUES (1, 'default', '', CURRENT_TIMESTAMP, 'old')"
-        ))
-        conn.execute(sa.text(
-            "INSERT INTO assets (id, project_id, kind, name, description, tags, latest_version, created_at, created_by, "
-            "updated_at) VALUES (1, 1, 'prompt', 'legacy', '', '[]', 1, CURRENT_TIMESTAMP, 'old', CURRENT_TIMESTAMP)"
-        ))
-        conn.execute(sa.text(
-            "INSERT INTO versions (id, asset_id, number, hash, content, message, tags, created_at, created_by) "
-            "VALUES (1, 1, 1, 'sha256:x', '{\"type\": \"text\", \"template\": \"hi\"}', '', '[]', CURRENT_TIMESTAMP, 'old')"
-        ))
-        conn.execute(sa.text(
-            "INSERT INTO labels (id, asset_id, name, version_id, version_number, updated_at, updated_by) "
-            "VALUES (1, 1, 'production', 1, 1, CURRENT_TIMESTAMP, 'old')"
-        ))
+        conn.execute(
+            sa.text(
+                "INSERT INTO projects (id, name, description, created_at, created_by) "
+                "VALUES (1, 'default', '', CURRENT_TIMESTAMP, 'old')"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO assets (id, project_id, kind, name, description, tags, latest_version, created_at, created_by, "
+                "updated_at) VALUES (1, 1, 'prompt', 'legacy', '', '[]', 1, CURRENT_TIMESTAMP, 'old', CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO versions (id, asset_id, number, hash, content, message, tags, created_at, created_by) "
+                "VALUES (1, 1, 1, 'sha256:x', '{\"type\": \"text\", \"template\": \"hi\"}', '', '[]', CURRENT_TIMESTAMP, 'old')"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO labels (id, asset_id, name, version_id, version_number, updated_at, updated_by) "
+                "VALUES (1, 1, 'production', 1, 1, CURRENT_TIMESTAMP, 'old')"
+            )
+        )
     assert db.current_revision() == "0001"
     monkeypatch.setenv("RIPPLE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("RIPPLE_DATABASE_URL", database_url)

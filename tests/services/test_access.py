@@ -29,7 +29,7 @@ def test_roles_allow_what_they_should(services: Services, admin: Principal) -> N
     engineer = _user(services, admin, "erin", "engineer")
     outsider = _user(services, admin, "oscar", None)
     assert services.assets.get(viewer, "default", "prompt/answer").version == 1
-    with pytest.raises(ForbiddenError, match="vera has role viewer.*needs engineer"):
+    with pytest.raises(ForbiddenError, match=r"vera has role viewer.*needs engineer"):
         services.assets.register(viewer, "default", "prompt", "answer", {"t": 2})
     with pytest.raises(ForbiddenError, match="no role"):
         services.assets.get(outsider, "default", "prompt/answer")

@@ -20,9 +20,14 @@ def test_text_and_chat_prompts_render(services: Services, admin: Principal) -> N
     create(services, admin, "answer", template="Answer briefly: {{ question }}", params={"temperature": 0.2})
     assert services.prompts.render(admin, P, "answer", {"question": "why?"}) == "Answer briefly: why?"
     create(
-        services, admin, "chat",
-        messages=[{"role": "system", "content": "Be brief."}, {"placeholder": "history"},
-                  {"role": "user", "content": "{{ question }}"}],
+        services,
+        admin,
+        "chat",
+        messages=[
+            {"role": "system", "content": "Be brief."},
+            {"placeholder": "history"},
+            {"role": "user", "content": "{{ question }}"},
+        ],
     )
     out = services.prompts.render(
         admin, P, "chat", {"question": "and now?", "history": [{"role": "user", "content": "hi"}]}
@@ -46,7 +51,9 @@ def test_include_is_pinned_and_recorded_as_lineage(services: Services, admin: Pr
     create(services, admin, "system", template="You are terse.")
     services.labels.set(admin, P, "prompt/system", "production", 1)
     ans = create(services, admin, "answer", template='{% include "prompt/system@production" %} Q: {{ q }}')
-    assert [(i.ref, i.resolved, i.role) for i in ans.inputs] == [("prompt/system@production", "prompt/system:1", "include")]
+    assert [(i.ref, i.resolved, i.role) for i in ans.inputs] == [
+        ("prompt/system@production", "prompt/system:1", "include")
+    ]
     create(services, admin, "system", template="You are verbose.")
     services.labels.set(admin, P, "prompt/system", "production", 2)
     # a version is immutable: it renders with the include it was built from

@@ -106,7 +106,9 @@ def token_list(
 
 
 @tokens.command("revoke")
-def token_revoke(ctx: typer.Context, token_id: int = typer.Argument(..., metavar="ID", help="Token id (see token list).")) -> None:
+def token_revoke(
+    ctx: typer.Context, token_id: int = typer.Argument(..., metavar="ID", help="Token id (see token list).")
+) -> None:
     """Revoke an API token; it stops working at once.
 
     Example: ripple token revoke 3

@@ -62,8 +62,12 @@ def show(
     out = stdout()
     out.print(f"[bold]{escape(a.ref)}[/bold]  (project {escape(a.project)})", highlight=False)
     for key, value in (
-        ("latest", a.latest_version), ("labels", a.labels), ("tags", a.tags), ("description", a.description or None),
-        ("created", f"{when(a.created_at)} by {a.created_by}"), ("updated", when(a.updated_at)),
+        ("latest", a.latest_version),
+        ("labels", a.labels),
+        ("tags", a.tags),
+        ("description", a.description or None),
+        ("created", f"{when(a.created_at)} by {a.created_by}"),
+        ("updated", when(a.updated_at)),
     ):
         out.print(Text.assemble((f"{key:>12}: ", "dim"), cell(value)), soft_wrap=True)
 

@@ -72,7 +72,7 @@ class RippleGroup(TyperGroup):
     """The root command group. Every command runs inside its ``invoke``, so this is the one
     place where a :class:`RippleError` becomes a red message and its ``exit_code``."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # a click Context (typer vendors click privately)
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, typer.TyperException):
@@ -126,7 +126,9 @@ def print_json(data: Any) -> None:
     typer.echo(json.dumps(to_jsonable(data), indent=2, ensure_ascii=False, default=str))
 
 
-def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, empty: str = "nothing yet") -> None:
+def table(
+    title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, empty: str = "nothing yet"
+) -> None:
     """A Rich table on stdout, or a short line when there are no rows."""
     if not rows:
         echo(f"{title + ': ' if title else ''}{empty}", style="dim")

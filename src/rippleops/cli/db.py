@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
-from rippleops.cli.common import echo, settings
-from rippleops.services import Services
+from rippleops.cli.common import JSON_HELP, echo, print_json, settings
+
+if TYPE_CHECKING:
+    from rippleops.services import Services
 
 app = typer.Typer(no_args_is_help=True, help="The metadata database: schema version and migrations.")
 
@@ -14,9 +18,11 @@ app = typer.Typer(no_args_is_help=True, help="The metadata database: schema vers
 def upgrade() -> None:
     """Apply the migrations the code needs to the database (safe to run again).
 
+    Example: ripple db upgrade
+
     Example: RIPPLE_DATABASE_URL=postgresql://ripple@db/ripple ripple db upgrade
     """
-    services = Services(settings(), check_schema=False)
+    services = _services()
     try:
         before = services.db.current_revision()
         services.db.upgrade()
@@ -30,15 +36,27 @@ def upgrade() -> None:
 
 
 @app.command()
-def current() -> None:
+def current(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """Show the database's schema version and whether it is the one the code expects.
 
-    Example: ripple db current
+    Example: ripple db current --json
     """
-    services = Services(settings(), check_schema=False)
+    services = _services()
     try:
         now, head = services.db.current_revision(), services.db.head_revision()
+        if as_json:
+            print_json({"database": services.db.safe_url, "current": now, "head": head, "up_to_date": now == head})
+            return
         state = "up to date" if now == head else f"behind: the code expects {head}; run `ripple db upgrade`"
         echo(f"{services.db.safe_url}: {now or 'no schema'} ({state})")
     finally:
         services.close()
+
+
+def _services() -> Services:
+    # Imported here, not at the top: the services (Alembic, every model) are only needed
+    # by the commands that work on the local database, and `ripple --help` or a remote
+    # command should start without loading them.
+    from rippleops.services import Services
+
+    return Services(settings(), check_schema=False)

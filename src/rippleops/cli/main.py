@@ -13,7 +13,6 @@ from rippleops.cli import access, asset, audit, db, project, prompt, secret, ser
 from rippleops.cli.common import GlobalOptions, RippleGroup, echo, settings
 from rippleops.domain.refs import validate_name
 from rippleops.errors import InvalidError
-from rippleops.services import initialise
 
 app = typer.Typer(
     name="ripple",
@@ -48,7 +47,9 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     ctx: typer.Context,
-    project: str | None = typer.Option(None, "--project", help="Project to work in (RIPPLE_PROJECT, default: default)."),
+    project: str | None = typer.Option(
+        None, "--project", help="Project to work in (RIPPLE_PROJECT, default: default)."
+    ),
     server_url: str | None = typer.Option(None, "--server", help="Ripple server URL (overrides RIPPLE_SERVER_URL)."),
     token: str | None = typer.Option(None, "--token", help="API token (overrides RIPPLE_TOKEN)."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
@@ -67,6 +68,9 @@ def init(
 
     Example: ripple init --admin alice
     """
+    # imported here for the same reason as in cli/db.py: only local commands need the services
+    from rippleops.services import initialise
+
     s = settings()
     result = initialise(s, admin or _default_admin())
     if result["admin"] is None:

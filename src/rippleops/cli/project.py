@@ -35,4 +35,8 @@ def list_(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help
     if as_json:
         print_json(items)
         return
-    table("projects", ["name", "description", "created", "by"], [[p.name, p.description, p.created_at, p.created_by] for p in items])
+    table(
+        "projects",
+        ["name", "description", "created", "by"],
+        [[p.name, p.description, p.created_at, p.created_by] for p in items],
+    )

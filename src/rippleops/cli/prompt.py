@@ -132,7 +132,11 @@ def diff(
         out.print(Text(line, style=style or ""), soft_wrap=True)
     changes = result.get("changes") or []
     if changes:
-        table("changed fields", ["field", "from", "to"], [[c["field"], _short(c["from"]), _short(c["to"])] for c in changes])
+        table(
+            "changed fields",
+            ["field", "from", "to"],
+            [[c["field"], _short(c["from"]), _short(c["to"])] for c in changes],
+        )
 
 
 @app.command()
@@ -232,17 +236,24 @@ def _render_record(r: PromptRecord) -> None:
     out = stdout()
     out.print(f"[bold]{escape(r.ref)}[/bold]  ({r.type} prompt)", highlight=False)
     fields: list[tuple[str, Any]] = [
-        ("hash", r.hash), ("labels", r.labels), ("created", f"{when(r.created_at)} by {r.created_by}"),
-        ("message", r.message or None), ("description", r.description or None), ("tags", r.tags or None),
-        ("model", r.model), ("params", r.params or None),
+        ("hash", r.hash),
+        ("labels", r.labels),
+        ("created", f"{when(r.created_at)} by {r.created_by}"),
+        ("message", r.message or None),
+        ("description", r.description or None),
+        ("tags", r.tags or None),
+        ("model", r.model),
+        ("params", r.params or None),
         ("inputs", [f"{i.ref} = {i.resolved}" for i in r.inputs] or None),
     ]
     for key, value in fields:
         if value is not None:
             out.print(Text.assemble((f"{key:>12}: ", "dim"), cell(value)), soft_wrap=True)
     if r.variables:
-        rows = [[n, s.get("type", "any"), s.get("required", True), s.get("default"), s.get("description")]
-                for n, s in r.variables.items()]
+        rows = [
+            [n, s.get("type", "any"), s.get("required", True), s.get("default"), s.get("description")]
+            for n, s in r.variables.items()
+        ]
         table("variables", ["name", "type", "required", "default", "description"], rows)
     if r.template is not None:
         out.print(Panel(Text(r.template), title="template", title_align="left"))

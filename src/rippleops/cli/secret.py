@@ -46,7 +46,11 @@ def list_(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help
     if as_json:
         print_json(items)
         return
-    table("secrets", ["name", "project", "updated", "by"], [[s.name, s.project, s.updated_at, s.updated_by] for s in items])
+    table(
+        "secrets",
+        ["name", "project", "updated", "by"],
+        [[s.name, s.project, s.updated_at, s.updated_by] for s in items],
+    )
 
 
 @app.command()

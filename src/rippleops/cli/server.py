@@ -25,4 +25,4 @@ def start(
     # this command, and every other command should start without loading it.
     from rippleops.server.run import serve
 
-    serve(settings(), host, port, auth)
+    serve(settings(), host=host, port=port, auth=auth)

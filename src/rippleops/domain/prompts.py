@@ -31,7 +31,7 @@ from rippleops.domain import templating
 from rippleops.domain.refs import parse_ref
 from rippleops.errors import InvalidError
 
-PARAM_RULES: dict[str, tuple[type | tuple[type, ...], float | None, float | None]] = {
+PARAM_RULES: dict[str, tuple[type | tuple[type, ...], float | None, float | None]] = {  # type, min, max
     "temperature": ((int, float), 0.0, 2.0),
     "top_p": ((int, float), 0.0, 1.0),
     "max_tokens": (int, 1, 1_000_000),
@@ -40,7 +40,17 @@ PARAM_RULES: dict[str, tuple[type | tuple[type, ...], float | None, float | None
     "seed": (int, None, None),
     "n": (int, 1, 128),
 }
-SPEC_FIELDS = ("template", "messages", "variables", "model", "params", "output_schema", "tags", "message", "description")
+SPEC_FIELDS = (
+    "template",
+    "messages",
+    "variables",
+    "model",
+    "params",
+    "output_schema",
+    "tags",
+    "message",
+    "description",
+)
 
 
 class PromptSpec(BaseModel):
@@ -78,7 +88,7 @@ class PromptSpec(BaseModel):
             if key not in v:
                 continue
             val = v[key]
-            if isinstance(val, bool) or not isinstance(val, types):
+            if isinstance(val, bool) or not isinstance(val, types) or not isinstance(val, int | float):
                 raise ValueError(f"params.{key} must be a number, got {val!r}")
             if (lo is not None and val < lo) or (hi is not None and val > hi):
                 raise ValueError(f"params.{key} must be between {lo} and {hi}, got {val}")

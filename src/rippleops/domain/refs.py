@@ -32,9 +32,7 @@ PRODUCTION = "production"
 MAX_NAME_LENGTH = 100
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-_REF = re.compile(
-    r"^(?:(?P<kind>[^/@:]+)/)?(?P<name>[^/@:]+)(?:@(?P<label>[^/@:]+)|:(?P<version>[^/@:]+))?$"
-)
+_REF = re.compile(r"^(?:(?P<kind>[^/@:]+)/)?(?P<name>[^/@:]+)(?:@(?P<label>[^/@:]+)|:(?P<version>[^/@:]+))?$")
 
 
 def validate_name(name: str, what: str = "name") -> str:

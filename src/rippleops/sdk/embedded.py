@@ -56,8 +56,15 @@ class EmbeddedTransport(Transport):
 
     # assets
     def list_assets(
-        self, project: str, *, kind: str | None = None, tag: str | None = None, label: str | None = None,
-        search: str | None = None, limit: int = 50, cursor: str | None = None,
+        self,
+        project: str,
+        *,
+        kind: str | None = None,
+        tag: str | None = None,
+        label: str | None = None,
+        search: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
     ) -> Page:
         return self.services.assets.list(
             self.principal, project, kind=kind, tag=tag, label=label, search=search, limit=limit, cursor=cursor
@@ -67,11 +74,21 @@ class EmbeddedTransport(Transport):
         return self.services.assets.show(self.principal, project, asset)
 
     def update_asset(
-        self, project: str, asset: str, *, description: str | None = None,
-        add_tags: list[str] | None = None, remove_tags: list[str] | None = None,
+        self,
+        project: str,
+        asset: str,
+        *,
+        description: str | None = None,
+        add_tags: list[str] | None = None,
+        remove_tags: list[str] | None = None,
     ) -> AssetRecord:
         return self.services.assets.update(
-            self.principal, project, asset, description=description, add_tags=add_tags or [], remove_tags=remove_tags or []
+            self.principal,
+            project,
+            asset,
+            description=description,
+            add_tags=add_tags or [],
+            remove_tags=remove_tags or [],
         )
 
     def get_version(self, project: str, ref: str) -> VersionRecord:
@@ -94,10 +111,17 @@ class EmbeddedTransport(Transport):
 
     # audit
     def audit_log(
-        self, *, since: datetime | None = None, project: str | None = None, action: str | None = None,
-        actor: str | None = None, limit: int = 100,
+        self,
+        *,
+        since: datetime | None = None,
+        project: str | None = None,
+        action: str | None = None,
+        actor: str | None = None,
+        limit: int = 100,
     ) -> list[AuditEventRecord]:
-        return self.services.audit.log(self.principal, since=since, project=project, action=action, actor=actor, limit=limit)
+        return self.services.audit.log(
+            self.principal, since=since, project=project, action=action, actor=actor, limit=limit
+        )
 
     def audit_verify(self) -> AuditVerifyRecord:
         return self.services.audit.verify(self.principal)
@@ -118,7 +142,9 @@ class EmbeddedTransport(Transport):
     def list_users(self) -> list[UserRecord]:
         return self.services.access.list_users(self.principal)
 
-    def create_token(self, *, user: str | None = None, name: str = "api", expires_at: datetime | None = None) -> TokenRecord:
+    def create_token(
+        self, *, user: str | None = None, name: str = "api", expires_at: datetime | None = None
+    ) -> TokenRecord:
         return self.services.access.create_token(self.principal, user=user, name=name, expires_at=expires_at)
 
     def list_tokens(self, *, user: str | None = None) -> list[TokenRecord]:

@@ -9,6 +9,7 @@ template given by the caller is used instead.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import threading
 import time
@@ -23,7 +24,7 @@ from rippleops.domain.prompts import PromptSpec, parse_spec_text
 from rippleops.domain.records import LabelEventRecord, LabelRecord, PromptRecord, VersionRecord
 from rippleops.domain.refs import make_ref
 from rippleops.errors import InvalidError, PayloadTooLargeError, UnavailableError
-from rippleops.sdk.transport import NotModified, prompt_etag
+from rippleops.sdk.transport import NotModified, Transport, prompt_etag
 
 if TYPE_CHECKING:
     from rippleops.sdk.client import Client
@@ -55,8 +56,12 @@ class Prompt:
     def render(self, **values: Any) -> str | list[dict[str, str]]:
         """Fill in the variables: a text prompt gives a string, a chat prompt a message list."""
         return templating.render(
-            self.record.type, template=self.record.template, messages=self.record.messages,
-            variables=self.record.variables or None, values=values, includes=self.record.includes,
+            self.record.type,
+            template=self.record.template,
+            messages=self.record.messages,
+            variables=self.record.variables or None,
+            values=values,
+            includes=self.record.includes,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -82,7 +87,7 @@ class Prompts:
         self._lock = threading.Lock()
 
     @property
-    def _t(self) -> Any:
+    def _t(self) -> Transport:
         return self._client.transport
 
     def create(
@@ -90,12 +95,12 @@ class Prompts:
         name: str,
         *,
         template: str | None = None,
-        messages: list[dict[str, Any]] | None = None,
+        messages: builtins.list[dict[str, Any]] | None = None,
         variables: Any = None,
         model: str | None = None,
         params: dict[str, Any] | None = None,
         output_schema: dict[str, Any] | None = None,
-        tags: list[str] | None = None,
+        tags: builtins.list[str] | None = None,
         message: str = "",
         description: str | None = None,
         project: str | None = None,
@@ -107,14 +112,22 @@ class Prompts:
         """
         spec: dict[str, Any] = {"message": message}
         for key, value in (
-            ("template", template), ("messages", messages), ("variables", variables), ("model", model),
-            ("params", params), ("output_schema", output_schema), ("tags", tags), ("description", description),
+            ("template", template),
+            ("messages", messages),
+            ("variables", variables),
+            ("model", model),
+            ("params", params),
+            ("output_schema", output_schema),
+            ("tags", tags),
+            ("description", description),
         ):
             if value is not None:
                 spec[key] = value
         return Prompt(self._t.create_prompt(self._client.project_of(project), name, spec))
 
-    def create_from_file(self, name: str, path: str | Path, *, message: str | None = None, project: str | None = None) -> Prompt:
+    def create_from_file(
+        self, name: str, path: str | Path, *, message: str | None = None, project: str | None = None
+    ) -> Prompt:
         """Register a version from a YAML (or JSON) prompt file."""
         spec = load_spec_file(path, self._client.settings.max_payload_bytes)
         data = spec.model_dump(exclude_none=True)
@@ -180,7 +193,7 @@ class Prompts:
                 self._fetch(key, entry)
             except UnavailableError as exc:
                 self._warn_stale(key, entry, exc)
-            except Exception:  # noqa: BLE001 - boundary: a background refresh must never kill the caller
+            except Exception:
                 log.exception("refreshing %s failed; serving the cached version", key[1])
             finally:
                 entry.refreshing = False
@@ -198,18 +211,30 @@ class Prompts:
         with self._lock:
             self._cache.clear()
 
-    def render(self, name: str, *, label: str | None = None, version: int | None = None, project: str | None = None, **values: Any) -> str | list[dict[str, str]]:
+    def render(
+        self,
+        name: str,
+        *,
+        label: str | None = None,
+        version: int | None = None,
+        project: str | None = None,
+        **values: Any,
+    ) -> str | list[dict[str, str]]:
         """Fetch (cached) and render in one call."""
         return self.get(name, label=label, version=version, project=project).render(**values)
 
-    def list(self, *, tag: str | None = None, label: str | None = None, project: str | None = None) -> list[Any]:
+    def list(
+        self, *, tag: str | None = None, label: str | None = None, project: str | None = None
+    ) -> builtins.list[Any]:
         """Every prompt asset (name, latest version, labels, tags)."""
         return self._client.assets.list(kind=KIND, tag=tag, label=label, project=project)
 
-    def versions(self, name: str, *, project: str | None = None) -> list[VersionRecord]:
+    def versions(self, name: str, *, project: str | None = None) -> builtins.list[VersionRecord]:
         return self._t.list_versions(self._client.project_of(project), make_ref(KIND, name).asset)
 
-    def history(self, name: str, *, label: str | None = None, project: str | None = None) -> list[LabelEventRecord]:
+    def history(
+        self, name: str, *, label: str | None = None, project: str | None = None
+    ) -> builtins.list[LabelEventRecord]:
         """Every label move of the prompt, oldest first."""
         return self._t.label_history(self._client.project_of(project), make_ref(KIND, name).asset, label)
 
@@ -244,7 +269,16 @@ def _fallback_record(ref: str, fallback: str | list[dict[str, Any]]) -> PromptRe
     kind = "text" if isinstance(fallback, str) else "chat"
     name = ref.split("/", 1)[1].split("@")[0].split(":")[0]
     return PromptRecord(
-        ref=ref, kind=KIND, name=name, version=0, hash="", labels=[], created_at=datetime.now(UTC), created_by="fallback",
-        project="", type=kind, template=fallback if kind == "text" else None,
+        ref=ref,
+        kind=KIND,
+        name=name,
+        version=0,
+        hash="",
+        labels=[],
+        created_at=datetime.now(UTC),
+        created_by="fallback",
+        project="",
+        type=kind,
+        template=fallback if kind == "text" else None,
         messages=templating.normalize_messages(fallback) if kind == "chat" else None,
     )

@@ -107,7 +107,12 @@ class RemoteTransport(Transport):
     # -- the wire -----------------------------------------------------------------------
 
     def _send(
-        self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None,
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         if params:
@@ -162,8 +167,15 @@ class RemoteTransport(Transport):
     # -- assets, versions, labels, lineage ---------------------------------------------
 
     def list_assets(
-        self, project: str, *, kind: str | None = None, tag: str | None = None, label: str | None = None,
-        search: str | None = None, limit: int = 50, cursor: str | None = None,
+        self,
+        project: str,
+        *,
+        kind: str | None = None,
+        tag: str | None = None,
+        label: str | None = None,
+        search: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
     ) -> Page:
         params = {"kind": kind, "tag": tag, "label": label, "search": search, "limit": limit, "cursor": cursor}
         page = self._record(Page, "GET", f"{self._p(project)}/assets", params=params)
@@ -174,8 +186,13 @@ class RemoteTransport(Transport):
         return self._record(AssetRecord, "GET", f"{self._p(project)}/assets/{_asset_path(asset)}")
 
     def update_asset(
-        self, project: str, asset: str, *, description: str | None = None,
-        add_tags: list[str] | None = None, remove_tags: list[str] | None = None,
+        self,
+        project: str,
+        asset: str,
+        *,
+        description: str | None = None,
+        add_tags: list[str] | None = None,
+        remove_tags: list[str] | None = None,
     ) -> AssetRecord:
         body = {"description": description, "add_tags": add_tags or [], "remove_tags": remove_tags or []}
         return self._record(AssetRecord, "PATCH", f"{self._p(project)}/assets/{_asset_path(asset)}", body=body)
@@ -208,8 +225,13 @@ class RemoteTransport(Transport):
     # -- audit ----------------------------------------------------------------------------
 
     def audit_log(
-        self, *, since: datetime | None = None, project: str | None = None, action: str | None = None,
-        actor: str | None = None, limit: int = 100,
+        self,
+        *,
+        since: datetime | None = None,
+        project: str | None = None,
+        action: str | None = None,
+        actor: str | None = None,
+        limit: int = 100,
     ) -> list[AuditEventRecord]:
         params = {"since": _iso(since), "project": project, "action": action, "actor": actor, "limit": limit}
         events: list[AuditEventRecord] = self._list(_AUDIT_EVENTS, "GET", f"{API}/audit", params=params)

@@ -63,15 +63,27 @@ class Transport(ABC):
     # assets, versions, labels, lineage
     @abstractmethod
     def list_assets(
-        self, project: str, *, kind: str | None = None, tag: str | None = None, label: str | None = None,
-        search: str | None = None, limit: int = 50, cursor: str | None = None,
+        self,
+        project: str,
+        *,
+        kind: str | None = None,
+        tag: str | None = None,
+        label: str | None = None,
+        search: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
     ) -> Page: ...
     @abstractmethod
     def show_asset(self, project: str, asset: str) -> AssetRecord: ...
     @abstractmethod
     def update_asset(
-        self, project: str, asset: str, *, description: str | None = None,
-        add_tags: list[str] | None = None, remove_tags: list[str] | None = None,
+        self,
+        project: str,
+        asset: str,
+        *,
+        description: str | None = None,
+        add_tags: list[str] | None = None,
+        remove_tags: list[str] | None = None,
     ) -> AssetRecord: ...
     @abstractmethod
     def get_version(self, project: str, ref: str) -> VersionRecord: ...
@@ -89,8 +101,13 @@ class Transport(ABC):
     # audit
     @abstractmethod
     def audit_log(
-        self, *, since: datetime | None = None, project: str | None = None, action: str | None = None,
-        actor: str | None = None, limit: int = 100,
+        self,
+        *,
+        since: datetime | None = None,
+        project: str | None = None,
+        action: str | None = None,
+        actor: str | None = None,
+        limit: int = 100,
     ) -> list[AuditEventRecord]: ...
     @abstractmethod
     def audit_verify(self) -> AuditVerifyRecord: ...
@@ -107,7 +124,9 @@ class Transport(ABC):
     @abstractmethod
     def list_users(self) -> list[UserRecord]: ...
     @abstractmethod
-    def create_token(self, *, user: str | None = None, name: str = "api", expires_at: datetime | None = None) -> TokenRecord: ...
+    def create_token(
+        self, *, user: str | None = None, name: str = "api", expires_at: datetime | None = None
+    ) -> TokenRecord: ...
     @abstractmethod
     def list_tokens(self, *, user: str | None = None) -> list[TokenRecord]: ...
     @abstractmethod

@@ -63,15 +63,23 @@ class AccessService:
 
     def authenticate(self, token: str | None) -> Principal:
         if not token:
-            raise UnauthenticatedError("no API token given; pass --token / RIPPLE_TOKEN (create one with `ripple token create`)")
+            raise UnauthenticatedError(
+                "no API token given; pass --token / RIPPLE_TOKEN (create one with `ripple token create`)"
+            )
         with self.db.reading() as s:
             row = s.execute(select(Token).where(Token.token_hash == hash_token(token))).scalar_one_or_none()
             if row is None:
-                raise UnauthenticatedError("the API token is not known; check RIPPLE_TOKEN or create one with `ripple token create`")
+                raise UnauthenticatedError(
+                    "the API token is not known; check RIPPLE_TOKEN or create one with `ripple token create`"
+                )
             if row.revoked_at is not None:
-                raise UnauthenticatedError(f"the API token {row.prefix}... was revoked; create a new one with `ripple token create`")
+                raise UnauthenticatedError(
+                    f"the API token {row.prefix}... was revoked; create a new one with `ripple token create`"
+                )
             if row.expires_at is not None and row.expires_at <= utcnow():
-                raise UnauthenticatedError(f"the API token {row.prefix}... expired at {row.expires_at:%Y-%m-%d %H:%M}Z; create a new one")
+                raise UnauthenticatedError(
+                    f"the API token {row.prefix}... expired at {row.expires_at:%Y-%m-%d %H:%M}Z; create a new one"
+                )
             if not row.user.is_active:
                 raise UnauthenticatedError(f"user {row.user.name} is deactivated")
             return Principal(row.user.id, row.user.name, row.user.is_admin)
@@ -194,7 +202,9 @@ class AccessService:
             if row.revoked_at is not None:
                 raise ConflictError(f"token {token_id} was already revoked at {row.revoked_at:%Y-%m-%d %H:%M}Z")
             row.revoked_at = utcnow()
-            audit.record(s, principal.name, "token.revoke", f"token/{row.id}", before={"revoked": False}, after={"revoked": True})
+            audit.record(
+                s, principal.name, "token.revoke", f"token/{row.id}", before={"revoked": False}, after={"revoked": True}
+            )
             return _token_record(row, row.user.name)
 
         return self.db.write(work)
@@ -235,8 +245,10 @@ class AccessService:
         with self.db.reading() as s:
             proj = self.authorize(s, principal, project, Action.READ)
             rows = s.execute(
-                select(User.name, Membership.role).join(Membership, Membership.user_id == User.id)
-                .where(Membership.project_id == proj.id).order_by(User.name)
+                select(User.name, Membership.role)
+                .join(Membership, Membership.user_id == User.id)
+                .where(Membership.project_id == proj.id)
+                .order_by(User.name)
             ).all()
             return [MemberRecord(project=project, user=n, role=r) for n, r in rows]
 
@@ -256,7 +268,8 @@ def _find_user(s: Session, name: str) -> User:
 def _user_record(s: Session, u: User) -> UserRecord:
     roles: dict[str, str] = dict(
         s.execute(
-            select(Project.name, Membership.role).join(Membership, Membership.project_id == Project.id)
+            select(Project.name, Membership.role)
+            .join(Membership, Membership.project_id == Project.id)
             .where(Membership.user_id == u.id)
         ).all()
     )
@@ -265,6 +278,12 @@ def _user_record(s: Session, u: User) -> UserRecord:
 
 def _token_record(t: Token, user: str, token: str | None = None) -> TokenRecord:
     return TokenRecord(
-        id=t.id, user=user, name=t.name, prefix=t.prefix, created_at=t.created_at, expires_at=t.expires_at,
-        revoked_at=t.revoked_at, token=token,
+        id=t.id,
+        user=user,
+        name=t.name,
+        prefix=t.prefix,
+        created_at=t.created_at,
+        expires_at=t.expires_at,
+        revoked_at=t.revoked_at,
+        token=token,
     )

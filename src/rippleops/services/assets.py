@@ -137,11 +137,19 @@ def _load_record(s: Session, version_id: int, project: str) -> VersionRecord:
     inputs = s.execute(q.VERSION_INPUTS, {"version_id": version_id}).all()
     asset = version.asset
     return VersionRecord(
-        ref=f"{asset.kind}/{asset.name}:{version.number}", kind=asset.kind, name=asset.name, version=version.number,
-        hash=version.hash, inputs=[InputRecord(ref=r, resolved=f"{k}/{n}:{num}", hash=h, role=role)
-                                   for r, h, role, k, n, num in inputs],
-        recipe=version.recipe, message=version.message, tags=list(version.tags or []),
-        created_at=version.created_at, created_by=version.created_by, project=project, content=version.content,
+        ref=f"{asset.kind}/{asset.name}:{version.number}",
+        kind=asset.kind,
+        name=asset.name,
+        version=version.number,
+        hash=version.hash,
+        inputs=[InputRecord(ref=r, resolved=f"{k}/{n}:{num}", hash=h, role=role) for r, h, role, k, n, num in inputs],
+        recipe=version.recipe,
+        message=version.message,
+        tags=list(version.tags or []),
+        created_at=version.created_at,
+        created_by=version.created_by,
+        project=project,
+        content=version.content,
     )
 
 
@@ -160,10 +168,17 @@ def version_record(s: Session, cache: VersionCache | None, r: Resolved, project:
 
 def asset_record(asset: Asset, project: str) -> AssetRecord:
     return AssetRecord(
-        ref=f"{asset.kind}/{asset.name}", kind=asset.kind, name=asset.name, project=project,
-        description=asset.description, tags=list(asset.tags or []), latest_version=asset.latest_version,
+        ref=f"{asset.kind}/{asset.name}",
+        kind=asset.kind,
+        name=asset.name,
+        project=project,
+        description=asset.description,
+        tags=list(asset.tags or []),
+        latest_version=asset.latest_version,
         labels={lb.name: lb.version_number for lb in sorted(asset.labels, key=lambda lb: lb.name)},
-        created_at=asset.created_at, created_by=asset.created_by, updated_at=asset.updated_at,
+        created_at=asset.created_at,
+        created_by=asset.created_by,
+        updated_at=asset.updated_at,
     )
 
 
@@ -210,11 +225,20 @@ class AssetService:
             key = {"project_id": proj.id, "kind": kind, "name": name}
             row = s.execute(q.ASSET_FOR_UPDATE, key).first()
             if row is None:
-                asset_id = s.execute(q.INSERT_ASSET, {
-                    **key, "description": "", "tags": [], "latest_version": 0, "created_at": now,
-                    "created_by": principal.name, "updated_at": now,
-                }).scalar_one()
-                latest, asset_tags, description = 0, [], ""
+                asset_id = s.execute(
+                    q.INSERT_ASSET,
+                    {
+                        **key,
+                        "description": "",
+                        "tags": [],
+                        "latest_version": 0,
+                        "created_at": now,
+                        "created_by": principal.name,
+                        "updated_at": now,
+                    },
+                ).scalar_one()
+                latest, description = 0, ""
+                asset_tags: list[str] = []
             else:
                 asset_id, latest, asset_tags, description = row
             existing = s.execute(q.VERSION_BY_HASH, {"asset_id": asset_id, "hash": digest}).scalar_one_or_none()
@@ -230,27 +254,65 @@ class AssetService:
             number = latest + 1
             s.execute(q.BUMP_ASSET, {"b_id": asset_id, "b_latest": number, "b_now": now})
             if tags and not set(tags) <= set(asset_tags or []):
-                s.execute(update(Asset).where(Asset.id == asset_id).values(tags=sorted(set(asset_tags or []) | set(tags))))
-            version_id = s.execute(q.INSERT_VERSION, {
-                "asset_id": asset_id, "number": number, "hash": digest, "content": content, "recipe": recipe,
-                "message": message, "tags": tags, "created_at": now, "created_by": principal.name,
-            }).scalar_one()
+                s.execute(
+                    update(Asset).where(Asset.id == asset_id).values(tags=sorted(set(asset_tags or []) | set(tags)))
+                )
+            version_id = s.execute(
+                q.INSERT_VERSION,
+                {
+                    "asset_id": asset_id,
+                    "number": number,
+                    "hash": digest,
+                    "content": content,
+                    "recipe": recipe,
+                    "message": message,
+                    "tags": tags,
+                    "created_at": now,
+                    "created_by": principal.name,
+                },
+            ).scalar_one()
             if resolved:
-                s.execute(q.INSERT_INPUTS, [
-                    {"version_id": version_id, "input_version_id": inp.version_id, "ref": spec.ref,
-                     "input_hash": inp.hash, "role": spec.role}
-                    for inp, spec in resolved
-                ])
+                s.execute(
+                    q.INSERT_INPUTS,
+                    [
+                        {
+                            "version_id": version_id,
+                            "input_version_id": inp.version_id,
+                            "ref": spec.ref,
+                            "input_hash": inp.hash,
+                            "role": spec.role,
+                        }
+                        for inp, spec in resolved
+                    ],
+                )
             audit.record(
-                s, principal.name, "version.create", f"{kind}/{name}:{number}", project=project,
+                s,
+                principal.name,
+                "version.create",
+                f"{kind}/{name}:{number}",
+                project=project,
                 after={"hash": digest, "inputs": [spec.ref for _, spec in resolved]},
             )
             self.settings.fault("version.before_commit")
             return VersionRecord(
-                ref=f"{kind}/{name}:{number}", kind=kind, name=name, version=number, hash=digest, labels=[LATEST],
-                inputs=[InputRecord(ref=spec.ref, resolved=inp.ref, hash=inp.hash, role=spec.role) for inp, spec in resolved],
-                recipe=recipe, message=message, tags=tags, created_at=now, created_by=principal.name,
-                project=project, description=description, content=content, created=True,
+                ref=f"{kind}/{name}:{number}",
+                kind=kind,
+                name=name,
+                version=number,
+                hash=digest,
+                labels=[LATEST],
+                inputs=[
+                    InputRecord(ref=spec.ref, resolved=inp.ref, hash=inp.hash, role=spec.role) for inp, spec in resolved
+                ],
+                recipe=recipe,
+                message=message,
+                tags=tags,
+                created_at=now,
+                created_by=principal.name,
+                project=project,
+                description=description,
+                content=content,
+                created=True,
             )
 
         return self.db.write(work)
@@ -272,13 +334,17 @@ class AssetService:
         with self.db.reading() as s:
             proj = self.access.authorize(s, principal, project, Action.READ)
             a = require_asset(s, proj, ref.kind, ref.name)
-            numbers = s.execute(select(Version.number).where(Version.asset_id == a.id).order_by(Version.number)).scalars()
+            numbers = s.execute(
+                select(Version.number).where(Version.asset_id == a.id).order_by(Version.number)
+            ).scalars()
             return [self._record_of(s, proj, ref.kind, ref.name, number=n, cached=True) for n in list(numbers)]
 
     def show(self, principal: Principal, project: str, asset: str, kind: str | None = None) -> AssetRecord:
         ref = parse_ref(asset, kind)
         if ref.label or ref.version:
-            raise InvalidError(f"{asset!r} names a version; `asset show` takes kind/name (use `ripple {ref.kind} show` for a version)")
+            raise InvalidError(
+                f"{asset!r} names a version; `asset show` takes kind/name (use `ripple {ref.kind} show` for a version)"
+            )
         with self.db.reading() as s:
             proj = self.access.authorize(s, principal, project, Action.READ)
             return asset_record(require_asset(s, proj, ref.kind, ref.name), project)
@@ -317,7 +383,9 @@ class AssetService:
             page = rows[:limit]
             total = len(rows) if tag else s.execute(select(func.count()).select_from(total_q.subquery())).scalar_one()
             nxt = _encode_cursor(f"{page[-1].kind}/{page[-1].name}") if len(rows) > limit else None
-            return Page(items=[asset_record(a, project) for a in page], next_cursor=nxt, total=None if cursor else total)
+            return Page(
+                items=[asset_record(a, project) for a in page], next_cursor=nxt, total=None if cursor else total
+            )
 
     def update(
         self,

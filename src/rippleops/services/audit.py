@@ -58,8 +58,14 @@ def record(
     head = session.execute(q.META_FOR_UPDATE, {"key": HEAD_KEY}).scalar_one_or_none()
     prev_id, prev_hash = (0, GENESIS) if head is None else _parse_head(head)
     fields = {
-        "id": prev_id + 1, "at": utcnow(), "actor": actor, "project": project, "action": action, "target": target,
-        "before": before, "after": after,
+        "id": prev_id + 1,
+        "at": utcnow(),
+        "actor": actor,
+        "project": project,
+        "action": action,
+        "target": target,
+        "before": before,
+        "after": after,
     }
     digest = chain_hash(prev_hash, {**fields, "at": fields["at"].isoformat()})
     session.execute(q.INSERT_AUDIT, {**fields, "prev_hash": prev_hash, "hash": digest})
@@ -152,8 +158,15 @@ class AuditService:
             rows = s.execute(q).scalars().all()
             return [
                 AuditEventRecord(
-                    id=r.id, at=r.at, actor=r.actor, project=r.project, action=r.action, target=r.target,
-                    before=r.before, after=r.after, hash=r.hash,
+                    id=r.id,
+                    at=r.at,
+                    actor=r.actor,
+                    project=r.project,
+                    action=r.action,
+                    target=r.target,
+                    before=r.before,
+                    after=r.after,
+                    hash=r.hash,
                 )
                 for r in reversed(rows)
             ]
@@ -172,7 +185,9 @@ class AuditService:
                 if ev.prev_hash != prev_hash:
                     return _bad(count, ev.id, f"event {ev.id} does not link to event {prev_id}")
                 if chain_hash(ev.prev_hash, _event_fields(ev)) != ev.hash:
-                    return _bad(count, ev.id, f"event {ev.id} ({ev.action} {ev.target}) was changed after it was written")
+                    return _bad(
+                        count, ev.id, f"event {ev.id} ({ev.action} {ev.target}) was changed after it was written"
+                    )
                 prev_id, prev_hash = ev.id, ev.hash
         heads = []
         if db_head is not None:
@@ -182,7 +197,11 @@ class AuditService:
             heads.append((f"the chain head file {self.head_file}", file_head))
         for where, (hid, hhash) in heads:
             if hid > prev_id:
-                return _bad(count, prev_id + 1, f"{where} names event {hid}, but the log ends at {prev_id}: events {prev_id + 1}..{hid} were deleted")
+                return _bad(
+                    count,
+                    prev_id + 1,
+                    f"{where} names event {hid}, but the log ends at {prev_id}: events {prev_id + 1}..{hid} were deleted",
+                )
             if hid == prev_id and hhash != prev_hash:
                 return _bad(count, prev_id, f"event {prev_id} does not match {where}")
         if db_head is None and prev_id > 0:

@@ -47,26 +47,42 @@ class LabelService:
             before = current.version_number if current else None
             if current is None:
                 current = Label(
-                    asset_id=version.asset_id, name=label, version_id=version.version_id, version_number=version.number,
+                    asset_id=version.asset_id,
+                    name=label,
+                    version_id=version.version_id,
+                    version_number=version.number,
                     updated_by=principal.name,
                 )
                 s.add(current)
             else:
                 current.version_id, current.version_number = version.version_id, version.number
                 current.updated_at, current.updated_by = utcnow(), principal.name
-            s.add(LabelEvent(
-                asset_id=version.asset_id, label=label, from_version=before, to_version=version.number, by=principal.name
-            ))
+            s.add(
+                LabelEvent(
+                    asset_id=version.asset_id,
+                    label=label,
+                    from_version=before,
+                    to_version=version.number,
+                    by=principal.name,
+                )
+            )
             audit.record(
-                s, principal.name, "label.move", f"{ref.asset}@{label}", project=project,
-                before={"version": before}, after={"version": version.number},
+                s,
+                principal.name,
+                "label.move",
+                f"{ref.asset}@{label}",
+                project=project,
+                before={"version": before},
+                after={"version": version.number},
             )
             s.flush()
             return _label_record(current)
 
         return self.db.write(work)
 
-    def remove(self, principal: Principal, project: str, asset: str, label: str, kind: str | None = None) -> LabelRecord:
+    def remove(
+        self, principal: Principal, project: str, asset: str, label: str, kind: str | None = None
+    ) -> LabelRecord:
         ref = parse_ref(asset, kind)
         validate_label(label, for_move=True)
 
@@ -77,9 +93,20 @@ class LabelService:
             if current is None:
                 raise NotFoundError(f"{ref.asset} has no label {label!r}")
             rec = _label_record(current)
-            s.add(LabelEvent(asset_id=a.id, label=label, from_version=current.version_number, to_version=None, by=principal.name))
-            audit.record(s, principal.name, "label.remove", f"{ref.asset}@{label}", project=project,
-                         before={"version": current.version_number}, after=None)
+            s.add(
+                LabelEvent(
+                    asset_id=a.id, label=label, from_version=current.version_number, to_version=None, by=principal.name
+                )
+            )
+            audit.record(
+                s,
+                principal.name,
+                "label.remove",
+                f"{ref.asset}@{label}",
+                project=project,
+                before={"version": current.version_number},
+                after=None,
+            )
             s.delete(current)
             return rec
 
@@ -97,7 +124,14 @@ class LabelService:
             if label:
                 q = q.where(LabelEvent.label == label)
             return [
-                LabelEventRecord(asset=ref.asset, label=e.label, from_version=e.from_version, to_version=e.to_version, at=e.at, by=e.by)
+                LabelEventRecord(
+                    asset=ref.asset,
+                    label=e.label,
+                    from_version=e.from_version,
+                    to_version=e.to_version,
+                    at=e.at,
+                    by=e.by,
+                )
                 for e in s.execute(q).scalars()
             ]
 

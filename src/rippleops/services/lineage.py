@@ -24,7 +24,14 @@ class LineageService:
         self.access = access
 
     def walk(
-        self, principal: Principal, project: str, ref: str, *, direction: str = "both", depth: int = MAX_DEPTH, kind: str | None = None
+        self,
+        principal: Principal,
+        project: str,
+        ref: str,
+        *,
+        direction: str = "both",
+        depth: int = MAX_DEPTH,
+        kind: str | None = None,
     ) -> LineageRecord:
         if direction not in ("up", "down", "both"):
             raise InvalidError("direction must be up, down or both")
@@ -50,8 +57,11 @@ def _walk(s: Session, root_id: int, root_ref: str, depth: int, *, upstream: bool
     for level in range(1, depth + 1):
         if not frontier:
             break
-        near, far = (VersionInput.version_id, VersionInput.input_version_id) if upstream else (
-            VersionInput.input_version_id, VersionInput.version_id)
+        near, far = (
+            (VersionInput.version_id, VersionInput.input_version_id)
+            if upstream
+            else (VersionInput.input_version_id, VersionInput.version_id)
+        )
         rows = s.execute(
             select(near, far, VersionInput.ref, other.hash, other.number, Asset.kind, Asset.name)
             .join(other, other.id == far)

@@ -43,7 +43,9 @@ class ProjectService:
             s.add(p)
             s.flush()
             s.add(Membership(project_id=p.id, user_id=principal.user_id, role=Role.ADMIN.value))
-            audit.record(s, principal.name, "project.create", f"project/{name}", project=name, after={"description": description})
+            audit.record(
+                s, principal.name, "project.create", f"project/{name}", project=name, after={"description": description}
+            )
             return _record(p)
 
         return self.db.write(work)
@@ -53,7 +55,9 @@ class ProjectService:
         with self.db.reading() as s:
             q = select(Project).order_by(Project.name)
             if not principal.is_admin:
-                q = q.join(Membership, Membership.project_id == Project.id).where(Membership.user_id == principal.user_id)
+                q = q.join(Membership, Membership.project_id == Project.id).where(
+                    Membership.user_id == principal.user_id
+                )
             return [_record(p) for p in s.execute(q).scalars()]
 
 

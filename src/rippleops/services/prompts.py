@@ -79,7 +79,9 @@ class PromptService:
     def versions(self, principal: Principal, project: str, name: str) -> list[VersionRecord]:
         return self.assets.versions(principal, project, name, KIND)
 
-    def render(self, principal: Principal, project: str, ref: str, values: dict[str, Any]) -> str | list[dict[str, str]]:
+    def render(
+        self, principal: Principal, project: str, ref: str, values: dict[str, Any]
+    ) -> str | list[dict[str, str]]:
         return render_record(self.get(principal, project, ref), values)
 
     def diff(self, principal: Principal, project: str, a: str, b: str) -> dict[str, Any]:
@@ -88,14 +90,20 @@ class PromptService:
 
 
 def content_of(record: PromptRecord) -> dict[str, Any]:
-    return {k: getattr(record, k) for k in ("type", "template", "messages", "variables", "model", "params", "output_schema")}
+    return {
+        k: getattr(record, k) for k in ("type", "template", "messages", "variables", "model", "params", "output_schema")
+    }
 
 
 def render_record(record: PromptRecord, values: dict[str, Any]) -> str | list[dict[str, str]]:
     """Render a fetched prompt version (used by the service and by the SDK, offline too)."""
     return templating.render(
-        record.type, template=record.template, messages=record.messages, variables=record.variables or None,
-        values=values, includes=record.includes,
+        record.type,
+        template=record.template,
+        messages=record.messages,
+        variables=record.variables or None,
+        values=values,
+        includes=record.includes,
     )
 
 
@@ -103,8 +111,13 @@ def prompt_record(base: VersionRecord, c: dict[str, Any], includes: dict[str, st
     """A prompt version's record from the generic one: content fields moved to the top."""
     return PromptRecord(
         **base.model_dump(exclude={"content"}),
-        type=c["type"], template=c.get("template"), messages=c.get("messages"), variables=c.get("variables") or {},
-        model=c.get("model"), params=c.get("params") or {}, output_schema=c.get("output_schema"),
+        type=c["type"],
+        template=c.get("template"),
+        messages=c.get("messages"),
+        variables=c.get("variables") or {},
+        model=c.get("model"),
+        params=c.get("params") or {},
+        output_schema=c.get("output_schema"),
         includes=includes or {},
     )
 

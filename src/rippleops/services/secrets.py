@@ -64,7 +64,9 @@ class SecretService:
 
         def work(s: Session) -> SecretRecord:
             proj = self.access.authorize(s, principal, project, Action.ADMIN)
-            row = s.execute(select(Secret).where(Secret.project_id == proj.id, Secret.name == name)).scalar_one_or_none()
+            row = s.execute(
+                select(Secret).where(Secret.project_id == proj.id, Secret.name == name)
+            ).scalar_one_or_none()
             action = "secret.update" if row else "secret.create"
             if row is None:
                 row = Secret(project_id=proj.id, name=name, ciphertext=token, updated_by=principal.name)
@@ -87,7 +89,9 @@ class SecretService:
     def delete(self, principal: Principal, project: str, name: str) -> SecretRecord:
         def work(s: Session) -> SecretRecord:
             proj = self.access.authorize(s, principal, project, Action.ADMIN)
-            row = s.execute(select(Secret).where(Secret.project_id == proj.id, Secret.name == name)).scalar_one_or_none()
+            row = s.execute(
+                select(Secret).where(Secret.project_id == proj.id, Secret.name == name)
+            ).scalar_one_or_none()
             if row is None:
                 raise NotFoundError(f"secret {name!r} does not exist in project {project!r}")
             rec = _record(row, project)
@@ -101,14 +105,22 @@ class SecretService:
         """The plain value, for services that call providers; never shown by an interface."""
         with self.db.reading() as s:
             proj = self.access.authorize(s, principal, project, Action.WRITE)
-            row = s.execute(select(Secret).where(Secret.project_id == proj.id, Secret.name == name)).scalar_one_or_none()
+            row = s.execute(
+                select(Secret).where(Secret.project_id == proj.id, Secret.name == name)
+            ).scalar_one_or_none()
             if row is None:
-                raise NotFoundError(f"secret {name!r} does not exist in project {project!r}; set it with `ripple secret set {name}`")
+                raise NotFoundError(
+                    f"secret {name!r} does not exist in project {project!r}; set it with `ripple secret set {name}`"
+                )
             try:
                 return self.fernet.decrypt(row.ciphertext.encode()).decode()
             except InvalidToken as exc:
-                raise RippleError(f"secret {name!r} cannot be decrypted with this key; was RIPPLE_SECRET_KEY changed?") from exc
+                raise RippleError(
+                    f"secret {name!r} cannot be decrypted with this key; was RIPPLE_SECRET_KEY changed?"
+                ) from exc
 
 
 def _record(r: Secret, project: str) -> SecretRecord:
-    return SecretRecord(project=project, name=r.name, created_at=r.created_at, updated_at=r.updated_at, updated_by=r.updated_by)
+    return SecretRecord(
+        project=project, name=r.name, created_at=r.created_at, updated_at=r.updated_at, updated_by=r.updated_by
+    )

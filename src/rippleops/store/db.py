@@ -65,8 +65,6 @@ def make_engine(url: str) -> Engine:
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         return _sqlite_engine(parsed.render_as_string(hide_password=False))
     if parsed.get_backend_name() == "postgresql":
         return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
@@ -79,6 +77,8 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
+        file = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
+        self.sqlite_file = Path(file).expanduser() if file and file != ":memory:" else None
         self.dialect = self.engine.dialect.name
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self.engine.execution_options(ripple_write=True), expire_on_commit=False)
@@ -122,6 +122,8 @@ class Database:
 
     def upgrade(self, revision: str = "head") -> None:
         """Apply migrations up to ``revision`` (idempotent)."""
+        if self.sqlite_file is not None:
+            self.sqlite_file.parent.mkdir(parents=True, exist_ok=True)
         cfg = self._alembic()
         try:
             with self.engine.begin() as conn:
@@ -131,18 +133,20 @@ class Database:
             raise _unavailable(self.url, exc) from exc
 
     def current_revision(self) -> str | None:
-        with self.engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+        if self.sqlite_file is not None and not self.sqlite_file.exists():
+            return None  # do not create an empty database file by looking
+        try:
+            with self.engine.connect() as conn:
+                return MigrationContext.configure(conn).get_current_revision()
+        except OperationalError as exc:
+            raise _unavailable(self.url, exc) from exc
 
     def head_revision(self) -> str | None:
         return ScriptDirectory.from_config(self._alembic()).get_current_head()
 
     def check_current(self) -> None:
         """Raise a clear error when the schema is missing or behind the code."""
-        try:
-            current = self.current_revision()
-        except OperationalError as exc:
-            raise _unavailable(self.url, exc) from exc
+        current = self.current_revision()
         if current is None:
             raise UnavailableError(f"the database at {self.safe_url} has no Ripple schema; run `ripple init`")
         if current != self.head_revision():
@@ -160,4 +164,6 @@ class Database:
 
 def _unavailable(url: str, exc: Exception) -> UnavailableError:
     safe = make_url(url).render_as_string(hide_password=True)
-    return UnavailableError(f"cannot use the database at {safe}: {getattr(exc, 'orig', exc)}; check RIPPLE_DATABASE_URL")
+    return UnavailableError(
+        f"cannot use the database at {safe}: {getattr(exc, 'orig', exc)}; check RIPPLE_DATABASE_URL"
+    )

@@ -7,18 +7,20 @@ so they use these. Everything else builds its queries inline.
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, insert, select, update
+from typing import cast
+
+from sqlalchemy import Table, bindparam, insert, select, update
 
 from rippleops.store.models import Asset, AuditEvent, Label, Membership, Meta, Project, Version, VersionInput
 
-A = Asset.__table__
-V = Version.__table__
-VI = VersionInput.__table__
-L = Label.__table__
-M = Membership.__table__
-P = Project.__table__
-AE = AuditEvent.__table__
-META = Meta.__table__
+A = cast(Table, Asset.__table__)
+V = cast(Table, Version.__table__)
+VI = cast(Table, VersionInput.__table__)
+L = cast(Table, Label.__table__)
+M = cast(Table, Membership.__table__)
+P = cast(Table, Project.__table__)
+AE = cast(Table, AuditEvent.__table__)
+META = cast(Table, Meta.__table__)
 
 # project id and the caller's role in it (None when not a member); params: project, user_id
 PROJECT_ROLE = (

@@ -162,7 +162,15 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in (
-        "meta", "audit_events", "labels", "version_inputs", "versions",
-        "assets", "memberships", "tokens", "users", "projects",
+        "meta",
+        "audit_events",
+        "labels",
+        "version_inputs",
+        "versions",
+        "assets",
+        "memberships",
+        "tokens",
+        "users",
+        "projects",
     ):
         op.drop_table(table)
