@@ -1,0 +1,46 @@
+"""The public API changes only on purpose."""
+
+from __future__ import annotations
+
+import rippleops
+
+EXPECTED = [
+    "Client",
+    "ConflictError",
+    "ForbiddenError",
+    "GateFailedError",
+    "InvalidError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "Prompt",
+    "RippleError",
+    "UnauthenticatedError",
+    "UnavailableError",
+    "__version__",
+]
+
+
+def test_all_is_sorted_and_exported() -> None:
+    assert rippleops.__all__ == EXPECTED
+    assert sorted(rippleops.__all__) == rippleops.__all__
+    public = {n for n in dir(rippleops) if not n.startswith("_")} - {
+        "domain",
+        "errors",
+        "sdk",
+        "settings",
+        "services",
+        "store",
+    }
+    assert public <= set(rippleops.__all__), public - set(rippleops.__all__)
+    for name in rippleops.__all__:
+        assert hasattr(rippleops, name), name
+
+
+def test_errors_carry_status_and_exit_code() -> None:
+    from rippleops.errors import ERRORS_BY_TYPE, error_from_dict
+
+    codes = {c.exit_code for c in ERRORS_BY_TYPE.values() if c is not rippleops.PayloadTooLargeError}
+    assert len(codes) == len(ERRORS_BY_TYPE) - 1  # one exit code per error, 413 shares "invalid"
+    err = error_from_dict({"type": "NotFoundError", "message": "gone"}, 404)
+    assert isinstance(err, rippleops.NotFoundError) and err.message == "gone"
+    assert isinstance(error_from_dict({"type": "Weird"}, 409), rippleops.ConflictError)
