@@ -15,6 +15,7 @@ import json
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
+from urllib.request import getproxies
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
@@ -41,6 +42,7 @@ from rippleops.sdk.transport import NOT_MODIFIED, NotModified, Transport
 
 API = "/api/v1"
 PROMPT = "prompt"
+MAX_CACHED_URLS = 1024
 R = TypeVar("R", bound=BaseModel)
 
 _VERSIONS = TypeAdapter(list[VersionRecord])
@@ -82,7 +84,12 @@ class RemoteTransport(Transport):
     """Every operation as one HTTP request to a Ripple server.
 
     ``client`` may be given to run over another httpx client (for example FastAPI's
-    ``TestClient`` in tests); the transport then does not own it."""
+    ``TestClient`` in tests); the transport then sends through it and does not own it.
+
+    Requests built here go straight to the client's connection pool (its
+    :class:`httpx.HTTPTransport`) rather than through ``Client.send``: cookies, redirects,
+    auth hooks and base-URL merging are not needed and cost ~0.25 ms per request, an
+    eighth of an uncached prompt fetch."""
 
     def __init__(
         self, url: str, token: str | None = None, timeout: float = 10.0, *, client: httpx.Client | None = None
@@ -90,14 +97,17 @@ class RemoteTransport(Transport):
         if not url.startswith(("http://", "https://")):
             raise InvalidError(f"server URL {url!r} is not valid; write it as http://HOST:PORT (RIPPLE_SERVER_URL)")
         self.url = url.rstrip("/")
-        headers = {"Accept": "application/json", "User-Agent": "rippleops-sdk"}
+        self._headers = {"Accept": "application/json", "User-Agent": "rippleops-sdk"}
         if token:
-            headers["Authorization"] = f"Bearer {token}"
+            self._headers["Authorization"] = f"Bearer {token}"
+        self._extensions = {"timeout": httpx.Timeout(timeout).as_dict()}
+        self._urls: dict[str, httpx.URL] = {}
+        self._pool: httpx.HTTPTransport | None = None
         self._owns_client = client is None
         if client is None:
-            client = httpx.Client(base_url=self.url, timeout=timeout, headers=headers)
-        else:
-            client.headers.update(headers)
+            if not getproxies():  # with HTTP(S)_PROXY set, httpx.Client routes (and honours NO_PROXY)
+                self._pool = httpx.HTTPTransport()
+            client = httpx.Client(base_url=self.url, timeout=timeout, headers=self._headers, transport=self._pool)
         self._http = client
 
     def close(self) -> None:
@@ -105,6 +115,14 @@ class RemoteTransport(Transport):
             self._http.close()
 
     # -- the wire -----------------------------------------------------------------------
+
+    def _url(self, path: str) -> httpx.URL:
+        url = self._urls.get(path)
+        if url is None:
+            if len(self._urls) >= MAX_CACHED_URLS:
+                self._urls.clear()
+            url = self._urls[path] = httpx.URL(self.url + path)
+        return url
 
     def _send(
         self,
@@ -118,11 +136,27 @@ class RemoteTransport(Transport):
         if params:
             params = {k: v for k, v in params.items() if v is not None}
         content = None
+        headers = {**self._headers, **headers} if headers else self._headers
         if body is not None:
-            content = json.dumps(body, separators=(",", ":")).encode()
-            headers = {**(headers or {}), "Content-Type": "application/json"}
+            try:
+                content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+            except (TypeError, ValueError) as exc:
+                raise InvalidError(f"the request cannot be sent to the server as JSON: {exc}") from None
+            headers = {**headers, "Content-Type": "application/json"}
+        request = httpx.Request(
+            method, self._url(path), params=params or None, content=content, headers=headers,
+            extensions=self._extensions,
+        )
         try:
-            response = self._http.request(method, path, params=params, content=content, headers=headers)
+            if self._pool is None:
+                response = self._http.send(request)
+            else:
+                response = self._pool.handle_request(request)
+                response.request = request
+                try:
+                    response.read()
+                finally:
+                    response.close()
         except httpx.TransportError as exc:
             raise UnavailableError(
                 f"cannot reach the Ripple server at {self.url} ({type(exc).__name__}: {exc or 'no answer'}); "

@@ -1,7 +1,7 @@
 """The platform server: :func:`create_app` builds the FastAPI app over one :class:`Services`.
 
 >>> app = create_app()                      # doctest: +SKIP
->>> uvicorn.run(app, host="127.0.0.1")      # doctest: +SKIP (or rippleops.server.run.serve)
+>>> uvicorn.run(app, host="127.0.0.1")      # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from starlette.responses import Response
 from rippleops import __version__
 from rippleops.errors import RippleError
 from rippleops.server import errors
-from rippleops.server.errors import CatchAll
+from rippleops.server.errors import CatchAll, log
 from rippleops.server.middleware import BodyLimit, HTTPMetrics, Metrics
 from rippleops.server.routers import ROUTERS
 from rippleops.server.schemas import Health
@@ -60,8 +60,8 @@ def create_app(settings: Settings | None = None, auth_required: bool | None = No
     app.add_middleware(CatchAll)
     app.add_middleware(Metrics, metrics=metrics)
 
-    for prefix, router in ROUTERS:
-        app.include_router(router, prefix=prefix)
+    for router in ROUTERS:
+        app.include_router(router)
     app.add_api_route("/healthz", healthz, methods=["GET"], response_model=Health, tags=["server"],
                       responses={503: {"model": Health, "description": "the database cannot be used"}})
     app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], tags=["server"], response_class=Response,
@@ -70,16 +70,21 @@ def create_app(settings: Settings | None = None, auth_required: bool | None = No
 
 
 def healthz(request: Request) -> JSONResponse:
-    """Liveness and the database's schema revision; 503 when the database cannot be used."""
+    """Liveness and the database's schema revision; 503 when the database cannot be used.
+
+    Unauthenticated, so a server that requires auth does not say why (the log does)."""
     services: Services = request.app.state.services
     try:
         services.db.check_current()
         revision = services.db.current_revision()
     except RippleError as exc:
-        body = Health(status="unavailable", version=__version__, database=services.db.safe_url, error=exc.to_dict())
-        return JSONResponse(body.model_dump(), status_code=503)
-    body = Health(status="ok", version=__version__, database=services.db.safe_url, revision=revision)
-    return JSONResponse(body.model_dump())
+        log.warning("health check failed: %s", exc.message)
+        error = exc.to_dict()
+        if request.app.state.auth_required:
+            error = {"type": error["type"], "message": "the database cannot be used; see the server log", "details": {}}
+        body = Health(status="unavailable", version=__version__, error=error)
+        return JSONResponse(body.model_dump(exclude_none=True), status_code=503)
+    return JSONResponse(Health(status="ok", version=__version__, revision=revision).model_dump(exclude_none=True))
 
 
 async def metrics_endpoint(request: Request) -> Response:

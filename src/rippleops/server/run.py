@@ -39,9 +39,13 @@ def serve(
     port: int = DEFAULT_PORT,
     auth: bool = False,
     log_level: str = "info",
+    access_log: bool = False,
 ) -> None:
-    """Serve the platform until interrupted (SIGINT/SIGTERM stop it cleanly)."""
+    """Serve the platform until interrupted (SIGINT/SIGTERM stop it cleanly).
+
+    The per-request access log is off by default: ``/metrics`` counts and times every
+    request, and the log line costs ~0.15 ms, a tenth of a prompt fetch."""
     settings = settings or get_settings()
     required = check_bind(settings, host, auth)
     app = create_app(settings, auth_required=required)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log, server_header=False)

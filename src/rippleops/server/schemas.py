@@ -55,10 +55,9 @@ class TokenCreate(Body):
 
 
 class Health(BaseModel):
-    status: str
-    version: str
-    database: str | None = None
-    revision: str | None = None
+    status: str = Field(description="ok or unavailable")
+    version: str = Field(description="Ripple's version")
+    revision: str | None = Field(default=None, description="the database schema's migration revision")
     error: dict[str, Any] | None = None
 
 

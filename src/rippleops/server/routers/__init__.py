@@ -1,4 +1,5 @@
-"""The REST API under ``/api/v1``, one router per area."""
+"""The REST API under ``/api/v1``, one router per area (project-scoped ones under
+``/api/v1/projects/{project}``)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,12 @@ from fastapi import APIRouter
 
 from rippleops.server.routers import assets, audit, members, projects, prompts, secrets, users
 
-API_PREFIX = "/api/v1"
-PROJECT_PREFIX = API_PREFIX + "/projects/{project}"
-
-ROUTERS: tuple[tuple[str, APIRouter], ...] = (
-    (PROJECT_PREFIX, prompts.router),
-    (PROJECT_PREFIX, assets.router),
-    (PROJECT_PREFIX, members.router),
-    (PROJECT_PREFIX, secrets.router),
-    (API_PREFIX, projects.router),
-    (API_PREFIX, users.router),
-    (API_PREFIX, audit.router),
+ROUTERS: tuple[APIRouter, ...] = (
+    prompts.router,
+    assets.router,
+    members.router,
+    secrets.router,
+    projects.router,
+    users.router,
+    audit.router,
 )

@@ -5,19 +5,20 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from rippleops.domain.records import ProjectRecord
-from rippleops.server.auth import PrincipalDep, ServicesDep
+from rippleops.server.auth import CallerDep, ServicesDep
+from rippleops.server.routers.paths import API
 from rippleops.server.schemas import ERROR_RESPONSES, ProjectCreate
 
-router = APIRouter(prefix="/projects", tags=["projects"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix=API + "/projects", tags=["projects"], responses=ERROR_RESPONSES)
 
 
 @router.get("", response_model=list[ProjectRecord])
-def list_projects(principal: PrincipalDep, services: ServicesDep) -> list[ProjectRecord]:
+async def list_projects(caller: CallerDep, services: ServicesDep) -> list[ProjectRecord]:
     """The projects the caller has a role in (all of them for instance admins)."""
-    return services.projects.list(principal)
+    return await caller.run(services.projects.list)
 
 
 @router.post("", response_model=ProjectRecord, status_code=201)
-def create_project(body: ProjectCreate, principal: PrincipalDep, services: ServicesDep) -> ProjectRecord:
+async def create_project(body: ProjectCreate, caller: CallerDep, services: ServicesDep) -> ProjectRecord:
     """A new project (instance admins); its creator becomes its admin."""
-    return services.projects.create(principal, body.name, body.description)
+    return await caller.run(services.projects.create, body.name, body.description)

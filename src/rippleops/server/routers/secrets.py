@@ -5,25 +5,26 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from rippleops.domain.records import SecretRecord
-from rippleops.server.auth import PrincipalDep, ProjectDep, ServicesDep
+from rippleops.server.auth import CallerDep, ProjectDep, ServicesDep
+from rippleops.server.routers.paths import PROJECT
 from rippleops.server.schemas import ERROR_RESPONSES, SecretValue
 
-router = APIRouter(prefix="/secrets", tags=["secrets"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix=PROJECT + "/secrets", tags=["secrets"], responses=ERROR_RESPONSES)
 
 
 @router.get("", response_model=list[SecretRecord])
-def list_secrets(project: ProjectDep, principal: PrincipalDep, services: ServicesDep) -> list[SecretRecord]:
-    return services.secrets.list(principal, project)
+async def list_secrets(project: ProjectDep, caller: CallerDep, services: ServicesDep) -> list[SecretRecord]:
+    return await caller.run(services.secrets.list, project)
 
 
 @router.put("/{name}", response_model=SecretRecord)
-def set_secret(
-    name: str, body: SecretValue, project: ProjectDep, principal: PrincipalDep, services: ServicesDep
+async def set_secret(
+    name: str, body: SecretValue, project: ProjectDep, caller: CallerDep, services: ServicesDep
 ) -> SecretRecord:
     """Set (or replace) a secret; the answer names it but never holds the value."""
-    return services.secrets.set(principal, project, name, body.value)
+    return await caller.run(services.secrets.set, project, name, body.value)
 
 
 @router.delete("/{name}", response_model=SecretRecord)
-def delete_secret(name: str, project: ProjectDep, principal: PrincipalDep, services: ServicesDep) -> SecretRecord:
-    return services.secrets.delete(principal, project, name)
+async def delete_secret(name: str, project: ProjectDep, caller: CallerDep, services: ServicesDep) -> SecretRecord:
+    return await caller.run(services.secrets.delete, project, name)
