@@ -170,3 +170,9 @@ class ProjectRecord(Record):
     description: str = ""
     created_at: datetime
     created_by: str
+
+
+def prompt_etag(record: PromptRecord) -> str:
+    """The HTTP ETag of a fetched prompt: changes when the version or its labels change (a
+    label move keeps the hash, the description is metadata)."""
+    return f'"{record.hash.removeprefix("sha256:")[:32]}-{",".join(record.labels)}"'

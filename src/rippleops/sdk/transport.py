@@ -29,6 +29,7 @@ from rippleops.domain.records import (
     UserRecord,
     VersionRecord,
 )
+from rippleops.domain.records import prompt_etag as prompt_etag
 
 
 class NotModified:
@@ -38,11 +39,6 @@ class NotModified:
 
 
 NOT_MODIFIED = NotModified()
-
-
-def prompt_etag(record: PromptRecord) -> str:
-    """Changes when the version or its labels change (a label move keeps the hash)."""
-    return f'"{record.hash.removeprefix("sha256:")[:32]}-{",".join(record.labels)}"'
 
 
 class Transport(ABC):

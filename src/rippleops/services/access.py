@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,7 +23,7 @@ from rippleops.errors import (
     UnauthenticatedError,
 )
 from rippleops.services import audit
-from rippleops.store import queries as q
+from rippleops.store import queries
 from rippleops.store.db import Database
 from rippleops.store.models import Membership, Project, Token, User
 from rippleops.store.models.base import utcnow
@@ -67,22 +67,23 @@ class AccessService:
                 "no API token given; pass --token / RIPPLE_TOKEN (create one with `ripple token create`)"
             )
         with self.db.reading() as s:
-            row = s.execute(select(Token).where(Token.token_hash == hash_token(token))).scalar_one_or_none()
-            if row is None:
-                raise UnauthenticatedError(
-                    "the API token is not known; check RIPPLE_TOKEN or create one with `ripple token create`"
-                )
-            if row.revoked_at is not None:
-                raise UnauthenticatedError(
-                    f"the API token {row.prefix}... was revoked; create a new one with `ripple token create`"
-                )
-            if row.expires_at is not None and row.expires_at <= utcnow():
-                raise UnauthenticatedError(
-                    f"the API token {row.prefix}... expired at {row.expires_at:%Y-%m-%d %H:%M}Z; create a new one"
-                )
-            if not row.user.is_active:
-                raise UnauthenticatedError(f"user {row.user.name} is deactivated")
-            return Principal(row.user.id, row.user.name, row.user.is_admin)
+            row = s.execute(queries.TOKEN_USER, {"token_hash": hash_token(token)}).first()
+        if row is None:
+            raise UnauthenticatedError(
+                "the API token is not known; check RIPPLE_TOKEN or create one with `ripple token create`"
+            )
+        prefix, revoked_at, expires_at, user_id, name, is_admin, is_active = row
+        if revoked_at is not None:
+            raise UnauthenticatedError(
+                f"the API token {prefix}... was revoked; create a new one with `ripple token create`"
+            )
+        if expires_at is not None and _aware(expires_at) <= utcnow():
+            raise UnauthenticatedError(
+                f"the API token {prefix}... expired at {expires_at:%Y-%m-%d %H:%M}Z; create a new one"
+            )
+        if not is_active:
+            raise UnauthenticatedError(f"user {name} is deactivated")
+        return Principal(user_id, name, bool(is_admin))
 
     def local_admin(self) -> Principal:
         """The single local admin of a loopback server without auth (DESIGN "Security"):
@@ -99,7 +100,7 @@ class AccessService:
         """Return the project if ``principal`` may do ``action`` in it, else raise.
 
         The one place every request of every interface is authorised (one query)."""
-        row = session.execute(q.PROJECT_ROLE, {"project": project, "user_id": principal.user_id}).first()
+        row = session.execute(queries.PROJECT_ROLE, {"project": project, "user_id": principal.user_id}).first()
         if row is None:
             raise NotFoundError(f"project {project!r} does not exist; create it with `ripple project create {project}`")
         proj = ProjectRef(row[0], project)
@@ -251,6 +252,11 @@ class AccessService:
                 .order_by(User.name)
             ).all()
             return [MemberRecord(project=project, user=n, role=r) for n, r in rows]
+
+
+def _aware(value: datetime) -> datetime:
+    """Core queries skip the ORM type that marks SQLite's naive datetimes as UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _instance_admin(principal: Principal, what: str) -> None:

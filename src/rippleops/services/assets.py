@@ -22,7 +22,7 @@ from rippleops.errors import InvalidError, NotFoundError, PayloadTooLargeError
 from rippleops.services import audit
 from rippleops.services.access import AccessService, ProjectRef
 from rippleops.settings import Settings
-from rippleops.store import queries as q
+from rippleops.store import queries
 from rippleops.store.db import Database
 from rippleops.store.models import Asset, Label, Version
 from rippleops.store.models.base import utcnow
@@ -85,7 +85,7 @@ class Resolved:
 
 def resolve(s: Session, project: ProjectRef, ref: Ref) -> Resolved:
     """Resolve a parsed reference to its stored version: the one place references resolve."""
-    rows = s.execute(q.ASSET_LABELS, {"project_id": project.id, "kind": ref.kind, "name": ref.name}).all()
+    rows = s.execute(queries.ASSET_LABELS, {"project_id": project.id, "kind": ref.kind, "name": ref.name}).all()
     if not rows:
         raise _missing_asset(project, ref.kind, ref.name)
     asset_id, latest, description = rows[0][0], rows[0][1], rows[0][2]
@@ -105,7 +105,7 @@ def resolve(s: Session, project: ProjectRef, ref: Ref) -> Resolved:
         number = found
     else:
         number = latest
-    vid, vhash = s.execute(q.VERSION_ID, {"asset_id": asset_id, "number": number}).one()
+    vid, vhash = s.execute(queries.VERSION_ID, {"asset_id": asset_id, "number": number}).one()
     return Resolved(vid, number, vhash, asset_id, ref.kind, ref.name, latest, description, label_map)
 
 
@@ -134,7 +134,7 @@ class VersionCache:
 def _load_record(s: Session, version_id: int, project: str) -> VersionRecord:
     version = s.get(Version, version_id)
     assert version is not None
-    inputs = s.execute(q.VERSION_INPUTS, {"version_id": version_id}).all()
+    inputs = s.execute(queries.VERSION_INPUTS, {"version_id": version_id}).all()
     asset = version.asset
     return VersionRecord(
         ref=f"{asset.kind}/{asset.name}:{version.number}",
@@ -223,10 +223,10 @@ class AssetService:
             proj = self.access.authorize(s, principal, project, Action.WRITE)
             now = utcnow()
             key = {"project_id": proj.id, "kind": kind, "name": name}
-            row = s.execute(q.ASSET_FOR_UPDATE, key).first()
+            row = s.execute(queries.ASSET_FOR_UPDATE, key).first()
             if row is None:
                 asset_id = s.execute(
-                    q.INSERT_ASSET,
+                    queries.INSERT_ASSET,
                     {
                         **key,
                         "description": "",
@@ -241,7 +241,7 @@ class AssetService:
                 asset_tags: list[str] = []
             else:
                 asset_id, latest, asset_tags, description = row
-            existing = s.execute(q.VERSION_BY_HASH, {"asset_id": asset_id, "hash": digest}).scalar_one_or_none()
+            existing = s.execute(queries.VERSION_BY_HASH, {"asset_id": asset_id, "hash": digest}).scalar_one_or_none()
             if existing is not None:
                 note = (
                     f"identical to the latest version {existing}; nothing registered"
@@ -252,13 +252,13 @@ class AssetService:
                 return self._record_of(s, proj, kind, name, created=False, note=note, number=existing)
             resolved = [(resolve(s, proj, ref), spec) for ref, spec in parsed_inputs]
             number = latest + 1
-            s.execute(q.BUMP_ASSET, {"b_id": asset_id, "b_latest": number, "b_now": now})
+            s.execute(queries.BUMP_ASSET, {"b_id": asset_id, "b_latest": number, "b_now": now})
             if tags and not set(tags) <= set(asset_tags or []):
                 s.execute(
                     update(Asset).where(Asset.id == asset_id).values(tags=sorted(set(asset_tags or []) | set(tags)))
                 )
             version_id = s.execute(
-                q.INSERT_VERSION,
+                queries.INSERT_VERSION,
                 {
                     "asset_id": asset_id,
                     "number": number,
@@ -273,7 +273,7 @@ class AssetService:
             ).scalar_one()
             if resolved:
                 s.execute(
-                    q.INSERT_INPUTS,
+                    queries.INSERT_INPUTS,
                     [
                         {
                             "version_id": version_id,

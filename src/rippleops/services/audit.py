@@ -19,13 +19,14 @@ from sqlalchemy.orm import Session
 from rippleops.domain.access import Action, Principal
 from rippleops.domain.hashing import chain_hash
 from rippleops.domain.records import AuditEventRecord, AuditVerifyRecord
-from rippleops.errors import ForbiddenError
-from rippleops.store import queries as q
+from rippleops.errors import ForbiddenError, InvalidError
+from rippleops.store import queries
 from rippleops.store.db import Database
 from rippleops.store.models import AuditEvent, Meta
 from rippleops.store.models.base import utcnow
 
 HEAD_KEY = "audit_head"
+MAX_LOG_LIMIT = 10_000
 GENESIS = "0" * 64
 
 
@@ -55,7 +56,7 @@ def record(
     """Write one audit event in the caller's transaction (the only writer of audit rows).
 
     The chain head row is locked first, so concurrent writers append one at a time."""
-    head = session.execute(q.META_FOR_UPDATE, {"key": HEAD_KEY}).scalar_one_or_none()
+    head = session.execute(queries.META_FOR_UPDATE, {"key": HEAD_KEY}).scalar_one_or_none()
     prev_id, prev_hash = (0, GENESIS) if head is None else _parse_head(head)
     fields = {
         "id": prev_id + 1,
@@ -68,12 +69,12 @@ def record(
         "after": after,
     }
     digest = chain_hash(prev_hash, {**fields, "at": fields["at"].isoformat()})
-    session.execute(q.INSERT_AUDIT, {**fields, "prev_hash": prev_hash, "hash": digest})
+    session.execute(queries.INSERT_AUDIT, {**fields, "prev_hash": prev_hash, "hash": digest})
     value = json.dumps({"id": fields["id"], "hash": digest})
     if head is None:
-        session.execute(q.INSERT_META, {"key": HEAD_KEY, "value": value})
+        session.execute(queries.INSERT_META, {"key": HEAD_KEY, "value": value})
     else:
-        session.execute(q.UPDATE_META, {"b_key": HEAD_KEY, "b_value": value})
+        session.execute(queries.UPDATE_META, {"b_key": HEAD_KEY, "b_value": value})
     session.info["audit_head"] = (fields["id"], digest)
     return int(fields["id"])
 
@@ -145,6 +146,8 @@ class AuditService:
         limit: int = 100,
     ) -> list[AuditEventRecord]:
         _require_instance_admin(principal)
+        if not 1 <= limit <= MAX_LOG_LIMIT:
+            raise InvalidError(f"limit must be between 1 and {MAX_LOG_LIMIT}")
         q = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
         if since is not None:
             q = q.where(AuditEvent.at >= since)

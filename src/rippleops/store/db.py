@@ -80,6 +80,7 @@ class Database:
         file = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
         self.sqlite_file = Path(file).expanduser() if file and file != ":memory:" else None
         self.dialect = self.engine.dialect.name
+        self._head: str | None = None
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self.engine.execution_options(ripple_write=True), expire_on_commit=False)
 
@@ -142,7 +143,9 @@ class Database:
             raise _unavailable(self.url, exc) from exc
 
     def head_revision(self) -> str | None:
-        return ScriptDirectory.from_config(self._alembic()).get_current_head()
+        if self._head is None:  # reading the migration scripts takes ~5 ms; they do not change
+            self._head = ScriptDirectory.from_config(self._alembic()).get_current_head()
+        return self._head
 
     def check_current(self) -> None:
         """Raise a clear error when the schema is missing or behind the code."""

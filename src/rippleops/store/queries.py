@@ -11,7 +11,18 @@ from typing import cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
 
-from rippleops.store.models import Asset, AuditEvent, Label, Membership, Meta, Project, Version, VersionInput
+from rippleops.store.models import (
+    Asset,
+    AuditEvent,
+    Label,
+    Membership,
+    Meta,
+    Project,
+    Token,
+    User,
+    Version,
+    VersionInput,
+)
 
 A = cast(Table, Asset.__table__)
 V = cast(Table, Version.__table__)
@@ -21,6 +32,15 @@ M = cast(Table, Membership.__table__)
 P = cast(Table, Project.__table__)
 AE = cast(Table, AuditEvent.__table__)
 META = cast(Table, Meta.__table__)
+T = cast(Table, Token.__table__)
+U = cast(Table, User.__table__)
+
+# a token with its user; params: token_hash
+TOKEN_USER = (
+    select(T.c.prefix, T.c.revoked_at, T.c.expires_at, U.c.id, U.c.name, U.c.is_admin, U.c.is_active)
+    .join(U, U.c.id == T.c.user_id)
+    .where(T.c.token_hash == bindparam("token_hash"))
+)
 
 # project id and the caller's role in it (None when not a member); params: project, user_id
 PROJECT_ROLE = (

@@ -11,8 +11,7 @@ from fastapi import APIRouter, Body, Header, Response
 
 from rippleops.domain.access import Principal
 from rippleops.domain.prompts import PromptSpec, parse_spec
-from rippleops.domain.records import PromptRecord, VersionRecord
-from rippleops.sdk.transport import prompt_etag
+from rippleops.domain.records import PromptRecord, VersionRecord, prompt_etag
 from rippleops.server.auth import CallerDep, ProjectDep, ServicesDep
 from rippleops.server.routers.paths import PROJECT
 from rippleops.server.schemas import ERROR_RESPONSES, RenderRequest, RenderResult
