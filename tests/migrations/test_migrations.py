@@ -11,6 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from rippleops.errors import UnavailableError
 from rippleops.services import Services, initialise
 from rippleops.settings import Settings, get_settings
+from rippleops.store import migrate
 from rippleops.store.db import Database
 from rippleops.store.models import Base
 
@@ -67,6 +68,10 @@ def test_old_database_upgrades_with_its_data(database_url: str, tmp_path, monkey
     assert [(e.label, e.to_version) for e in svc.labels.history(who, "default", "prompt/legacy")] == [("production", 1)]
     svc.close()
     db.dispose()
+
+
+def test_the_expected_revision_is_the_newest_migration() -> None:
+    assert Database("sqlite://").head_revision() == migrate.head_revision(), "update SCHEMA_REVISION in store/db.py"
 
 
 def test_a_missing_schema_says_run_init(tmp_path) -> None:  # type: ignore[no-untyped-def]

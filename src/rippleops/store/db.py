@@ -14,11 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,7 +24,7 @@ from rippleops.errors import ConflictError, InvalidError, UnavailableError
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-MIGRATIONS = Path(__file__).parent / "migrations"
+SCHEMA_REVISION = "0002"  # the newest file in store/migrations/versions
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 WRITE_RETRIES = 8
 
@@ -80,7 +76,6 @@ class Database:
         file = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
         self.sqlite_file = Path(file).expanduser() if file and file != ":memory:" else None
         self.dialect = self.engine.dialect.name
-        self._head: str | None = None
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self.engine.execution_options(ripple_write=True), expire_on_commit=False)
 
@@ -116,36 +111,32 @@ class Database:
 
     # -- migrations ---------------------------------------------------------------------
 
-    def _alembic(self) -> Config:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS))
-        return cfg
-
     def upgrade(self, revision: str = "head") -> None:
         """Apply migrations up to ``revision`` (idempotent)."""
+        from rippleops.store import migrate  # alembic is slow to import; only upgrades need it
+
         if self.sqlite_file is not None:
             self.sqlite_file.parent.mkdir(parents=True, exist_ok=True)
-        cfg = self._alembic()
         try:
-            with self.engine.begin() as conn:
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, revision)
+            migrate.upgrade(self.engine, revision)
         except OperationalError as exc:
             raise _unavailable(self.url, exc) from exc
 
     def current_revision(self) -> str | None:
+        """The schema revision the database is at; None when it has no Ripple schema."""
         if self.sqlite_file is not None and not self.sqlite_file.exists():
             return None  # do not create an empty database file by looking
         try:
             with self.engine.connect() as conn:
-                return MigrationContext.configure(conn).get_current_revision()
+                if not inspect(conn).has_table("alembic_version"):
+                    return None
+                return conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one_or_none()
         except OperationalError as exc:
             raise _unavailable(self.url, exc) from exc
 
-    def head_revision(self) -> str | None:
-        if self._head is None:  # reading the migration scripts takes ~5 ms; they do not change
-            self._head = ScriptDirectory.from_config(self._alembic()).get_current_head()
-        return self._head
+    def head_revision(self) -> str:
+        """The revision this code expects (a test keeps it equal to the migrations' head)."""
+        return SCHEMA_REVISION
 
     def check_current(self) -> None:
         """Raise a clear error when the schema is missing or behind the code."""
