@@ -10,6 +10,7 @@ variable                      meaning
 ``RIPPLE_HOME``               home folder of the embedded default (``~/.ripple``)
 ``RIPPLE_DATABASE_URL``       SQLAlchemy URL; default SQLite ``$RIPPLE_HOME/ripple.db``
 ``RIPPLE_BLOB_URL``           fsspec URL of the blob store; default ``$RIPPLE_HOME/blobs``
+``RIPPLE_BLOB_OPTIONS``       JSON of fsspec storage options (endpoint_url, key, secret ...)
 ``RIPPLE_SERVER_URL``         when set, the CLI and ``Client()`` talk to this server
 ``RIPPLE_TOKEN``              API token for the server; embedded mode reads the home's
 ``RIPPLE_PROJECT``            project to work in (``default``)
@@ -32,7 +33,7 @@ import os
 import signal
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import (
@@ -61,6 +62,7 @@ class Settings(BaseSettings):
     home: Path = Field(default=DEFAULT_HOME, description="home folder of the embedded default")
     database_url: str | None = Field(default=None, description="SQLAlchemy database URL")
     blob_url: str | None = Field(default=None, description="fsspec URL of the blob store")
+    blob_options: dict[str, Any] = Field(default_factory=dict, description="fsspec storage options (JSON)")
     server_url: str | None = Field(default=None, description="Ripple server to talk to")
     token: str | None = Field(default=None, description="API token for the server")
     project: str = Field(default=DEFAULT_PROJECT, description="project to work in")

@@ -6,6 +6,7 @@ port; the crash test kills a real process at the ``blob.before_rename`` fault po
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -452,3 +453,24 @@ def test_open_blob_store_picks_the_backend(tmp_path: Path) -> None:
 def test_open_blob_store_rejects_bad_urls(url: str, problem: str) -> None:
     with pytest.raises(InvalidError, match=problem):
         open_blob_store(url)
+
+
+def test_services_open_the_blob_store_from_settings(
+    s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RIPPLE_BLOB_URL and RIPPLE_BLOB_OPTIONS (JSON) reach the store the services use."""
+    from rippleops.services import Services, initialise
+
+    monkeypatch.setenv("RIPPLE_BLOB_URL", f"s3://{BUCKET}/from-settings")
+    monkeypatch.setenv("RIPPLE_BLOB_OPTIONS", json.dumps(_s3_options(s3_endpoint)))
+    get_settings.cache_clear()
+    initialise(get_settings(), "alice")
+    services = Services(get_settings())
+    try:
+        digest = services.blobs.put(b"through the settings")
+        assert isinstance(services.blobs, FsspecBlobStore)
+        assert open_blob_store(f"s3://{BUCKET}/from-settings", _s3_options(s3_endpoint)).get(digest) == (
+            b"through the settings"
+        )
+    finally:
+        services.close()

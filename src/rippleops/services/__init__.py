@@ -7,6 +7,7 @@ SDK, the server, the embedded SDK transport) builds exactly one and calls it.
 from __future__ import annotations
 
 import os
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from rippleops.services.projects import ProjectService
 from rippleops.services.prompts import PromptService
 from rippleops.services.secrets import SecretService
 from rippleops.settings import DEFAULT_PROJECT, Settings
+from rippleops.store.blobs import BlobStore, open_blob_store
 from rippleops.store.db import Database
 
 __all__ = ["Services"]
@@ -46,6 +48,11 @@ class Services:
         self.prompts = PromptService(self.db, self.access, self.assets)
         self.secrets = SecretService(self.db, self.access, settings.secret_key, settings.secret_key_file)
         event.listen(self.db._write, "after_commit", self._after_commit)
+
+    @cached_property
+    def blobs(self) -> BlobStore:
+        """The content-addressed blob store (``RIPPLE_BLOB_URL``: a home folder, or S3 ...)."""
+        return open_blob_store(self.settings.resolved_blob_url, self.settings.blob_options)
 
     def _after_commit(self, session: Session) -> None:
         head = session.info.pop("audit_head", None)
