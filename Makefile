@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,embed]'
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/prompt_fetch.py
 	$(BIN)/python benchmarks/register.py
 	$(BIN)/python benchmarks/lineage.py
+	$(BIN)/python benchmarks/embed.py
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .ruff_cache .mypy_cache
