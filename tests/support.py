@@ -1,12 +1,16 @@
-"""Helpers shared by tests (importable as ``support``): free ports and a real uvicorn
-server on 127.0.0.1 in a thread."""
+"""Helpers shared by tests (importable as ``support``): free ports, a real uvicorn server
+on 127.0.0.1 in a thread, and the real server as a subprocess."""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -56,3 +60,40 @@ def start_server(settings: Settings, *, auth_required: bool = False) -> RunningS
     url = f"http://127.0.0.1:{port}"
     wait_healthy(url)
     return RunningServer(url, server, thread)
+
+
+class ServerProcess:
+    """``python -m rippleops.server`` as a real subprocess on a free loopback port, with
+    RIPPLE_HOME and the rest of the environment of the test (plus ``env``)."""
+
+    def __init__(self, log: Path, *args: str, **env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        with log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "rippleops.server", "--port", str(self.port), *args],
+                env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+
+    def wait_healthy(self, timeout: float = 30.0) -> ServerProcess:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the server exited with {self.proc.returncode}:\n{self.log.read_text()}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"the server did not answer /healthz within {timeout} s:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)

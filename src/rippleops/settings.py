@@ -19,12 +19,17 @@ variable                      meaning
 ``RIPPLE_MAX_PAYLOAD_BYTES``  largest request body / prompt file accepted (1 MiB)
 ``RIPPLE_FAULTS``             comma-separated fault points to trigger (tests only)
 ``RIPPLE_PROMPT_CACHE_TTL``   seconds a fetched prompt is fresh in the SDK cache (60)
+``RIPPLE_JOB_WORKERS``        worker threads of the server's job pool (2)
+``RIPPLE_IMPORT_ROOTS``       folders a server may import files from, separated by
+                              ``:`` (none: a server refuses ``prompt.import``; the
+                              embedded CLI and SDK read any folder the user can)
 ============================  =========================================================
 
 Fault points (``RIPPLE_FAULTS``), off by default, kill the process with SIGKILL at a
 named moment so tests can prove nothing half-written survives:
-``version.before_commit`` (inside the transaction that registers a version) and
-``blob.before_rename`` (after a blob's temp file is written, before it is renamed).
+``version.before_commit`` (inside the transaction that registers a version),
+``blob.before_rename`` (after a blob's temp file is written, before it is renamed) and
+``job.after_progress`` (after a running job's first progress write is committed).
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ DEFAULT_HOME = Path("~/.ripple")
 DEFAULT_PROJECT = "default"
 DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
 DEFAULT_PROMPT_CACHE_TTL = 60.0
+DEFAULT_JOB_WORKERS = 2
 
 
 def _toml_files() -> list[Path]:
@@ -71,6 +77,8 @@ class Settings(BaseSettings):
     max_payload_bytes: int = Field(default=DEFAULT_MAX_PAYLOAD_BYTES, gt=0)
     faults: str = Field(default="", description="fault points to trigger, comma-separated")
     prompt_cache_ttl: float = Field(default=DEFAULT_PROMPT_CACHE_TTL, ge=0)
+    job_workers: int = Field(default=DEFAULT_JOB_WORKERS, ge=1, le=64, description="server job pool size")
+    import_roots: str = Field(default="", description="folders a server may import from, ':'-separated")
 
     @classmethod
     def settings_customise_sources(
@@ -108,6 +116,11 @@ class Settings(BaseSettings):
     @property
     def audit_head_file(self) -> Path:
         return self.home_path / "audit-head"
+
+    @property
+    def import_root_paths(self) -> list[Path]:
+        """The folders of ``RIPPLE_IMPORT_ROOTS``, resolved (symlinks followed)."""
+        return [Path(p).expanduser().resolve() for p in self.import_roots.split(os.pathsep) if p.strip()]
 
     def fault(self, point: str) -> None:
         """Kill this process with SIGKILL when ``point`` is listed in ``RIPPLE_FAULTS``."""

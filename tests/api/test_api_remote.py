@@ -1,4 +1,4 @@
-"""The remote SDK transport against the real app (in-process), on SQLite and PostgreSQL:
+"""The remote SDK transport against the real app under uvicorn on 127.0.0.1, on SQLite and PostgreSQL:
 every ``Transport`` method, the error mapping back to :mod:`rippleops.errors`, ETags."""
 
 from __future__ import annotations
@@ -9,8 +9,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
 from rippleops import Client
 from rippleops.domain.records import AssetRecord, PromptRecord
@@ -24,24 +22,27 @@ from rippleops.errors import (
 )
 from rippleops.sdk.remote import RemoteTransport
 from rippleops.sdk.transport import NOT_MODIFIED, Transport, prompt_etag
-from rippleops.server import create_app
 from rippleops.settings import Settings
 from rippleops.store.models.base import utcnow
+from support import RunningServer, start_server
 
 
 @pytest.fixture
-def auth_app(settings: Settings) -> FastAPI:
-    return create_app(settings, auth_required=True)
+def auth_server(settings: Settings) -> Iterator[RunningServer]:
+    srv = start_server(settings, auth_required=True)
+    yield srv
+    srv.stop()
 
 
 @pytest.fixture
-def remote(auth_app: FastAPI, admin_token: str) -> Iterator[RemoteTransport]:
-    with TestClient(auth_app) as http:
-        yield RemoteTransport("http://testserver", admin_token, client=http)
+def remote(auth_server: RunningServer, admin_token: str) -> Iterator[RemoteTransport]:
+    t = RemoteTransport(auth_server.url, admin_token)
+    yield t
+    t.close()
 
 
-def _as(auth_app: FastAPI, token: str | None) -> RemoteTransport:
-    return RemoteTransport("http://testserver", token, client=TestClient(auth_app))
+def _as(auth_server: RunningServer, token: str | None) -> RemoteTransport:
+    return RemoteTransport(auth_server.url, token)
 
 
 def test_every_transport_method_is_implemented() -> None:
@@ -114,7 +115,7 @@ def test_access_audit_and_secrets_round_trip(remote: RemoteTransport) -> None:
     assert remote.audit_verify().ok is True
 
 
-def test_errors_come_back_as_ripple_errors(remote: RemoteTransport, auth_app: FastAPI) -> None:
+def test_errors_come_back_as_ripple_errors(remote: RemoteTransport, auth_server: RunningServer) -> None:
     remote.create_prompt("default", "answer", {"template": "x"})
     with pytest.raises(NotFoundError, match="has no label 'prod'; labels: none yet"):
         remote.get_prompt("default", "prompt/answer@prod")
@@ -125,13 +126,13 @@ def test_errors_come_back_as_ripple_errors(remote: RemoteTransport, auth_app: Fa
     with pytest.raises(ConflictError):
         remote.create_project("default")
     with pytest.raises(UnauthenticatedError, match="requires an API token"):
-        _as(auth_app, None).whoami()
+        _as(auth_server, None).whoami()
     with pytest.raises(UnauthenticatedError, match="not known"):
-        _as(auth_app, "rpl_nope").whoami()
+        _as(auth_server, "rpl_nope").whoami()
 
     remote.create_user("eve")
     remote.grant_role("default", "eve", "engineer")
-    eve = _as(auth_app, remote.create_token(user="eve").token)
+    eve = _as(auth_server, remote.create_token(user="eve").token)
     eve.set_label("default", "prompt/answer", "staging", 1)
     with pytest.raises(ForbiddenError, match="needs admin"):
         eve.set_label("default", "prompt/answer", "production", 1)

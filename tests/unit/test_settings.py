@@ -3,8 +3,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from rippleops.settings import get_settings
+from rippleops.settings import Settings, get_settings
 
 
 def test_defaults_follow_the_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -30,3 +31,15 @@ def test_environment_overrides_toml_files(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_fault_points_are_off_by_default() -> None:
     get_settings().fault("version.before_commit")  # nothing happens
+
+
+def test_job_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RIPPLE_IMPORT_ROOTS", f"{tmp_path / 'a'}:{tmp_path / 'b' / '..' / 'c'}:")
+    monkeypatch.setenv("RIPPLE_JOB_WORKERS", "4")
+    s = Settings()
+    assert s.import_root_paths == [(tmp_path / "a").resolve(), (tmp_path / "c").resolve()]
+    assert s.job_workers == 4
+    assert Settings(import_roots="").import_root_paths == []
+    monkeypatch.setenv("RIPPLE_JOB_WORKERS", "0")
+    with pytest.raises(ValidationError):
+        Settings()

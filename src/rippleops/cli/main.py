@@ -9,7 +9,7 @@ import sys
 import typer
 
 from rippleops import __version__
-from rippleops.cli import access, asset, audit, db, project, prompt, secret, server
+from rippleops.cli import access, asset, audit, db, job, project, prompt, secret, server
 from rippleops.cli.common import GlobalOptions, RippleGroup, echo, settings
 from rippleops.domain.refs import validate_name
 from rippleops.errors import InvalidError
@@ -26,6 +26,7 @@ app = typer.Typer(
 )
 app.add_typer(prompt.app, name="prompt")
 app.add_typer(asset.app, name="asset")
+app.add_typer(job.app, name="job")
 app.add_typer(audit.app, name="audit")
 app.add_typer(access.users, name="user")
 app.add_typer(access.tokens, name="token")

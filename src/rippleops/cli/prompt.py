@@ -24,6 +24,7 @@ from rippleops.cli.common import (
     table,
     when,
 )
+from rippleops.cli.job import report, run_and_follow
 from rippleops.domain.records import PromptRecord
 
 app = typer.Typer(no_args_is_help=True, help="Versioned prompt templates: create, label, show, diff, render.")
@@ -54,6 +55,37 @@ def create(
     echo(record.ref)
     if record.created is False:
         note(f"unchanged: {record.note or 'the same content is already registered as ' + record.ref}")
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    folder: Path = typer.Argument(..., help="Folder of *.yaml / *.yml / *.json prompt files."),
+    message: str | None = typer.Option(None, "--message", "-m", help="Commit message of every new version."),
+    no_wait: bool = typer.Option(False, "--no-wait", help="Return once the job is queued (on a server)."),
+    as_json: bool = Json,
+) -> None:
+    """Import every prompt file of a folder as a version of prompt/<file name>, as a job.
+
+    Shows a progress bar; a bad file is reported and skipped, and the job then fails
+    (exit code non-zero) naming the bad files, after importing the good ones. Every file's
+    line is in `ripple job logs ID`. On a server the server reads the folder (it must be
+    under RIPPLE_IMPORT_ROOTS).
+
+    Example: ripple prompt import prompts/ --message "from the repo"
+    """
+    params: dict[str, Any] = {"path": str(folder.expanduser().resolve())}
+    if message is not None:
+        params["message"] = message
+    with client(ctx) as rp:
+        if no_wait:
+            job = rp.jobs.submit("prompt.import", params)
+        else:
+            job = run_and_follow(
+                lambda on_update: rp.jobs.submit("prompt.import", params, wait=True, on_update=on_update),
+                f"importing {folder}",
+            )
+    report(job, as_json)
 
 
 @app.command()

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 
 from rippleops.domain import templating
 from rippleops.domain.refs import parse_ref
-from rippleops.errors import InvalidError
+from rippleops.errors import InvalidError, PayloadTooLargeError
 
 PARAM_RULES: dict[str, tuple[type | tuple[type, ...], float | None, float | None]] = {  # type, min, max
     "temperature": ((int, float), 0.0, 2.0),
@@ -148,6 +148,17 @@ def parse_spec_text(text: str, source: str = "prompt file") -> PromptSpec:
             where = f" at line {mark.line + 1}, column {mark.column + 1}"
         raise InvalidError(f"{source} is not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
     return parse_spec(data, source)
+
+
+def parse_spec_bytes(data: bytes, source: str, limit: int) -> PromptSpec:
+    """A prompt file's bytes (read by the caller, at most ``limit + 1`` of them) as a spec."""
+    if len(data) > limit:
+        raise PayloadTooLargeError(f"{source} is too large: the limit is {limit} bytes (RIPPLE_MAX_PAYLOAD_BYTES)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidError(f"{source} is not UTF-8 text") from None
+    return parse_spec_text(text, source)
 
 
 def _body_text(content: dict[str, Any]) -> list[str]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from rippleops.domain.jobs import JobState
 
 
 class Record(BaseModel):
@@ -170,6 +173,50 @@ class ProjectRecord(Record):
     description: str = ""
     created_at: datetime
     created_by: str
+
+
+class JobProgress(Record):
+    done: int = 0
+    total: int | None = None  # None: not known (yet)
+    message: str = ""
+
+
+class JobError(Record):
+    type: str  # the exception class, or JobLostError / JobInterruptedError
+    message: str
+    traceback: str | None = None
+
+
+class JobRecord(Record):
+    """One job: what it runs, where it is, and how it ended."""
+
+    id: int
+    project: str
+    kind: str  # prompt.import
+    params: dict[str, Any] = Field(default_factory=dict)
+    state: JobState
+    progress: JobProgress = Field(default_factory=JobProgress)
+    result: Any = None
+    error: JobError | None = None
+    cancel_requested: bool = False
+    created_at: datetime
+    created_by: str
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    attempt: int = 1
+    rerun_of: int | None = None
+    owner: str | None = None  # host:pid of the process that runs it
+
+
+class JobLogRecord(Record):
+    seq: int  # 1, 2, ... per job; ask for lines after the last one seen
+    at: datetime
+    level: str  # debug, info, warning, error
+    message: str
+
+
+# called as a job runs in this process (embedded mode): the job now, and its new log lines
+JobWatcher = Callable[[JobRecord, list[JobLogRecord]], None]
 
 
 def prompt_etag(record: PromptRecord) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from rippleops.domain.refs import validate_name
 from rippleops.sdk.collections import Assets, Audit, Projects, Roles, Secrets, Tokens, Users
+from rippleops.sdk.jobs import Jobs
 from rippleops.sdk.prompts import Prompts
 from rippleops.sdk.transport import Transport
 from rippleops.settings import Settings, get_settings
@@ -21,8 +22,8 @@ class Client:
     """The Ripple SDK. Without ``url`` (and without ``RIPPLE_SERVER_URL``) it works on the
     embedded home (``$RIPPLE_HOME``); with one, over HTTP with ``token``.
 
-    Collections: ``prompts``, ``assets``, ``audit``, ``projects``, ``users``, ``tokens``,
-    ``roles``, ``secrets``. Every call takes ``project=`` to leave the client's project.
+    Collections: ``prompts``, ``assets``, ``jobs``, ``audit``, ``projects``, ``users``,
+    ``tokens``, ``roles``, ``secrets``. Every call takes ``project=`` to leave the client's project.
     """
 
     def __init__(
@@ -57,6 +58,7 @@ class Client:
         self.tokens = Tokens(self)
         self.roles = Roles(self)
         self.secrets = Secrets(self)
+        self.jobs = Jobs(self)
 
     @property
     def is_remote(self) -> bool:

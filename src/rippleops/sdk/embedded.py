@@ -10,6 +10,9 @@ from rippleops.domain.records import (
     AssetRecord,
     AuditEventRecord,
     AuditVerifyRecord,
+    JobLogRecord,
+    JobRecord,
+    JobWatcher,
     LabelEventRecord,
     LabelRecord,
     LineageRecord,
@@ -171,6 +174,29 @@ class EmbeddedTransport(Transport):
 
     def delete_secret(self, project: str, name: str) -> SecretRecord:
         return self.services.secrets.delete(self.principal, project, name)
+
+    # jobs
+    def submit_job(
+        self, project: str, kind: str, params: dict[str, Any], *, watch: JobWatcher | None = None
+    ) -> JobRecord:
+        return self.services.jobs.submit(self.principal, project, kind, params, watch=watch)
+
+    def list_jobs(
+        self, project: str, *, state: str | None = None, kind: str | None = None, limit: int = 50
+    ) -> list[JobRecord]:
+        return self.services.jobs.list(self.principal, project, state=state, kind=kind, limit=limit)
+
+    def get_job(self, project: str, job_id: int) -> JobRecord:
+        return self.services.jobs.show(self.principal, project, job_id)
+
+    def job_logs(self, project: str, job_id: int, after: int = 0, limit: int = 1000) -> list[JobLogRecord]:
+        return self.services.jobs.logs(self.principal, project, job_id, after, limit)
+
+    def cancel_job(self, project: str, job_id: int) -> JobRecord:
+        return self.services.jobs.cancel(self.principal, project, job_id)
+
+    def rerun_job(self, project: str, job_id: int, *, watch: JobWatcher | None = None) -> JobRecord:
+        return self.services.jobs.rerun(self.principal, project, job_id, watch=watch)
 
 
 def _read_token_file(settings: Settings) -> str:

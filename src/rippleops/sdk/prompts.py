@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rippleops.domain import templating
-from rippleops.domain.prompts import PromptSpec, parse_spec_text
+from rippleops.domain.prompts import PromptSpec, parse_spec_bytes
 from rippleops.domain.records import LabelEventRecord, LabelRecord, PromptRecord, VersionRecord
 from rippleops.domain.refs import make_ref
-from rippleops.errors import InvalidError, PayloadTooLargeError, UnavailableError
+from rippleops.errors import InvalidError, UnavailableError
 from rippleops.sdk.transport import NotModified, Transport, prompt_etag
 
 if TYPE_CHECKING:
@@ -255,14 +255,9 @@ def load_spec_file(path: str | Path, limit: int) -> PromptSpec:
     p = Path(path)
     if not p.is_file():
         raise InvalidError(f"prompt file {p} does not exist")
-    size = p.stat().st_size
-    if size > limit:
-        raise PayloadTooLargeError(f"prompt file {p} is {size} bytes; the limit is {limit} (RIPPLE_MAX_PAYLOAD_BYTES)")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InvalidError(f"prompt file {p} is not UTF-8 text") from None
-    return parse_spec_text(text, f"prompt file {p}")
+    with p.open("rb") as f:
+        data = f.read(limit + 1)
+    return parse_spec_bytes(data, f"prompt file {p}", limit)
 
 
 def _fallback_record(ref: str, fallback: str | list[dict[str, Any]]) -> PromptRecord:

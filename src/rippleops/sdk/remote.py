@@ -24,6 +24,9 @@ from rippleops.domain.records import (
     AssetRecord,
     AuditEventRecord,
     AuditVerifyRecord,
+    JobLogRecord,
+    JobRecord,
+    JobWatcher,
     LabelEventRecord,
     LabelRecord,
     LineageRecord,
@@ -53,6 +56,8 @@ _USERS = TypeAdapter(list[UserRecord])
 _TOKENS = TypeAdapter(list[TokenRecord])
 _MEMBERS = TypeAdapter(list[MemberRecord])
 _SECRETS = TypeAdapter(list[SecretRecord])
+_JOBS = TypeAdapter(list[JobRecord])
+_JOB_LOGS = TypeAdapter(list[JobLogRecord])
 
 
 def _q(part: str) -> str:
@@ -327,6 +332,34 @@ class RemoteTransport(Transport):
 
     def delete_secret(self, project: str, name: str) -> SecretRecord:
         return self._record(SecretRecord, "DELETE", f"{self._p(project)}/secrets/{_q(name)}")
+
+    # -- jobs (the server's pool runs them: submit returns at once, `watch` is not called) ------
+
+    def submit_job(
+        self, project: str, kind: str, params: dict[str, Any], *, watch: JobWatcher | None = None
+    ) -> JobRecord:
+        return self._record(JobRecord, "POST", f"{self._p(project)}/jobs", body={"kind": kind, "params": params})
+
+    def list_jobs(
+        self, project: str, *, state: str | None = None, kind: str | None = None, limit: int = 50
+    ) -> list[JobRecord]:
+        params = {"state": state, "kind": kind, "limit": limit}
+        jobs: list[JobRecord] = self._list(_JOBS, "GET", f"{self._p(project)}/jobs", params=params)
+        return jobs
+
+    def get_job(self, project: str, job_id: int) -> JobRecord:
+        return self._record(JobRecord, "GET", f"{self._p(project)}/jobs/{int(job_id)}")
+
+    def job_logs(self, project: str, job_id: int, after: int = 0, limit: int = 1000) -> list[JobLogRecord]:
+        path = f"{self._p(project)}/jobs/{int(job_id)}/logs"
+        lines: list[JobLogRecord] = self._list(_JOB_LOGS, "GET", path, params={"after": after, "limit": limit})
+        return lines
+
+    def cancel_job(self, project: str, job_id: int) -> JobRecord:
+        return self._record(JobRecord, "POST", f"{self._p(project)}/jobs/{int(job_id)}/cancel")
+
+    def rerun_job(self, project: str, job_id: int, *, watch: JobWatcher | None = None) -> JobRecord:
+        return self._record(JobRecord, "POST", f"{self._p(project)}/jobs/{int(job_id)}/rerun")
 
 
 def _error(response: httpx.Response) -> RippleError:

@@ -17,6 +17,9 @@ from rippleops.domain.records import (
     AssetRecord,
     AuditEventRecord,
     AuditVerifyRecord,
+    JobLogRecord,
+    JobRecord,
+    JobWatcher,
     LabelEventRecord,
     LabelRecord,
     LineageRecord,
@@ -141,6 +144,25 @@ class Transport(ABC):
     def list_secrets(self, project: str) -> list[SecretRecord]: ...
     @abstractmethod
     def delete_secret(self, project: str, name: str) -> SecretRecord: ...
+
+    # jobs (``watch`` is called as the job runs when it runs in this process: the embedded
+    # transport's inline executor; the remote transport returns at once and ignores it)
+    @abstractmethod
+    def submit_job(
+        self, project: str, kind: str, params: dict[str, Any], *, watch: JobWatcher | None = None
+    ) -> JobRecord: ...
+    @abstractmethod
+    def list_jobs(
+        self, project: str, *, state: str | None = None, kind: str | None = None, limit: int = 50
+    ) -> list[JobRecord]: ...
+    @abstractmethod
+    def get_job(self, project: str, job_id: int) -> JobRecord: ...
+    @abstractmethod
+    def job_logs(self, project: str, job_id: int, after: int = 0, limit: int = 1000) -> list[JobLogRecord]: ...
+    @abstractmethod
+    def cancel_job(self, project: str, job_id: int) -> JobRecord: ...
+    @abstractmethod
+    def rerun_job(self, project: str, job_id: int, *, watch: JobWatcher | None = None) -> JobRecord: ...
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

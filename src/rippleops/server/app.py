@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from rippleops import __version__
 from rippleops.errors import RippleError
+from rippleops.runtime.executor import LocalPoolExecutor
 from rippleops.server import errors
 from rippleops.server.errors import CatchAll, log
 from rippleops.server.middleware import BodyLimit, HTTPMetrics, Metrics
@@ -37,15 +38,19 @@ def create_app(settings: Settings | None = None, auth_required: bool | None = No
     Auth is required when ``settings.auth == "required"`` or ``auth_required`` is true
     (``auth_required=False`` never relaxes what the settings require)."""
     settings = settings or get_settings()
-    services = Services(settings, check_schema=False)
+    # the server runs jobs on its own pool; recovery repairs the jobs of a server that died
+    services = Services(settings, check_schema=False, executor=LocalPoolExecutor(settings.job_workers))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services.db.upgrade()
+        lost = services.jobs.recover()
+        if lost:
+            log.warning("marked %d jobs failed whose process had stopped: %s", len(lost), lost)
         try:
             yield
         finally:
-            services.close()
+            services.close()  # asks running jobs to stop first
 
     app = FastAPI(title="Ripple", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings

@@ -54,6 +54,11 @@ class TokenCreate(Body):
     expires_at: datetime | None = None
 
 
+class JobSubmit(Body):
+    kind: str = Field(description="the job kind, such as prompt.import")
+    params: dict[str, Any] = Field(default_factory=dict, description='its parameters, e.g. {"path": "/srv/prompts"}')
+
+
 class Health(BaseModel):
     status: str = Field(description="ok or unavailable")
     version: str = Field(description="Ripple's version")

@@ -15,9 +15,11 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from rippleops.domain.refs import validate_name
+from rippleops.runtime.executor import Executor, InlineExecutor
 from rippleops.services.access import AccessService
 from rippleops.services.assets import AssetService
 from rippleops.services.audit import AuditService
+from rippleops.services.jobs import JobService
 from rippleops.services.labels import LabelService
 from rippleops.services.lineage import LineageService
 from rippleops.services.projects import ProjectService
@@ -31,9 +33,12 @@ __all__ = ["Services"]
 
 
 class Services:
-    """All services over one database, built from the settings."""
+    """All services over one database, built from the settings.
 
-    def __init__(self, settings: Settings, *, check_schema: bool = True) -> None:
+    ``executor`` runs jobs: inline (the default: the CLI and the embedded SDK run a job in
+    the calling thread) or a local pool (the server passes one)."""
+
+    def __init__(self, settings: Settings, *, check_schema: bool = True, executor: Executor | None = None) -> None:
         self.settings = settings
         self.db = Database(settings.resolved_database_url)
         if check_schema:
@@ -47,6 +52,7 @@ class Services:
         self.projects = ProjectService(self.db)
         self.prompts = PromptService(self.db, self.access, self.assets)
         self.secrets = SecretService(self.db, self.access, settings.secret_key, settings.secret_key_file)
+        self.jobs = JobService(self.db, self.access, settings, self.prompts, executor or InlineExecutor())
         event.listen(self.db._write, "after_commit", self._after_commit)
 
     @cached_property
@@ -60,6 +66,7 @@ class Services:
             self.audit.write_head_file(head)
 
     def close(self) -> None:
+        self.jobs.shutdown()
         self.audit.close()
         self.db.dispose()
 

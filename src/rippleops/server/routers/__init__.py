@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from rippleops.server.routers import assets, audit, members, projects, prompts, secrets, users
+from rippleops.server.routers import assets, audit, jobs, members, projects, prompts, secrets, users
 
 ROUTERS: tuple[APIRouter, ...] = (
     prompts.router,
     assets.router,
+    jobs.router,
     members.router,
     secrets.router,
     projects.router,
