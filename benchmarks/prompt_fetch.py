@@ -53,18 +53,47 @@ def main() -> None:
     )
     rp.prompts.label("answer", "production", 1)
 
-    report("SDK cached (embedded), by label", timed(lambda: rp.prompts.get("answer", label="production"), N * 10), "us", "< 50 us")
-    report("SDK uncached, embedded, by label", timed(lambda: rp.prompts.get("answer", label="production", cache_ttl=0), N), "us", "< 1 ms")
+    report(
+        "SDK cached (embedded), by label",
+        timed(lambda: rp.prompts.get("answer", label="production"), N * 10),
+        "us",
+        "< 50 us",
+    )
+    report(
+        "SDK uncached, embedded, by label",
+        timed(lambda: rp.prompts.get("answer", label="production", cache_ttl=0), N),
+        "us",
+        "< 1 ms",
+    )
     rp.prompts.clear_cache()
 
     server, url = _serve()
     token = settings.token_file.read_text().strip()
     remote = Client(url=url, token=token, settings=settings)
-    report("SDK cached (remote), by label", timed(lambda: remote.prompts.get("answer", label="production"), N * 10), "us", "< 50 us")
+    report(
+        "SDK cached (remote), by label",
+        timed(lambda: remote.prompts.get("answer", label="production"), N * 10),
+        "us",
+        "< 50 us",
+    )
     t = remote.transport
-    report("HTTP uncached (RemoteTransport), by label", timed(lambda: t.get_prompt("default", "prompt/answer@production"), N), "ms", "< 2 ms")
-    report("HTTP uncached (RemoteTransport), by version", timed(lambda: t.get_prompt("default", "prompt/answer:1"), N), "ms", "< 2 ms")
-    report("HTTP revalidation (ETag -> 304)", timed(lambda: remote.prompts.get("answer", label="production", cache_ttl=0), N), "ms")
+    report(
+        "HTTP uncached (RemoteTransport), by label",
+        timed(lambda: t.get_prompt("default", "prompt/answer@production"), N),
+        "ms",
+        "< 2 ms",
+    )
+    report(
+        "HTTP uncached (RemoteTransport), by version",
+        timed(lambda: t.get_prompt("default", "prompt/answer:1"), N),
+        "ms",
+        "< 2 ms",
+    )
+    report(
+        "HTTP revalidation (ETag -> 304)",
+        timed(lambda: remote.prompts.get("answer", label="production", cache_ttl=0), N),
+        "ms",
+    )
     render = rp.prompts.get("answer", label="production")
     report("render a chat prompt (include + history)", timed(lambda: render.render(question="q", history=[]), N), "us")
     server.terminate()

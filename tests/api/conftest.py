@@ -18,6 +18,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette suggests httpx2; the API is the same
     from fastapi.testclient import TestClient
 
+
 @pytest.fixture
 def app(settings: Settings) -> FastAPI:
     """A loopback app without required auth: requests without a token act as alice."""

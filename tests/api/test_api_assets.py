@@ -41,8 +41,10 @@ def test_list_filters_and_pages(client: TestClient, make_prompt: Callable[..., d
     assert client.get(f"{P}/assets", params={"kind": "widget"}).status_code == 422
     assert client.get(f"{P}/assets", params={"limit": 0}).status_code == 422
     assert client.get(f"{P}/assets", params={"cursor": "%%%"}).status_code == 422
-    assert client.get(f"{P}/assets", params={"limit": "many"}).json()["error"]["message"].startswith(
-        "invalid request: limit:"
+    assert (
+        client.get(f"{P}/assets", params={"limit": "many"})
+        .json()["error"]["message"]
+        .startswith("invalid request: limit:")
     )
 
 
@@ -90,7 +92,10 @@ def test_labels_move_remove_and_history(client: TestClient, make_prompt: Callabl
 
     history = client.get(f"{P}/assets/prompt/answer/label-history").json()
     assert [(e["label"], e["from_version"], e["to_version"]) for e in history] == [
-        ("production", None, 1), ("staging", None, 2), ("production", 1, 2), ("staging", 2, None),
+        ("production", None, 1),
+        ("staging", None, 2),
+        ("production", 1, 2),
+        ("staging", 2, None),
     ]
     only = client.get(f"{P}/assets/prompt/answer/label-history", params={"label": "production"}).json()
     assert [e["to_version"] for e in only] == [1, 2]

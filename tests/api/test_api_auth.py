@@ -139,7 +139,9 @@ def test_expired_token_is_refused(auth_client: TestClient, admin_token: str) -> 
 
     services: Services = auth_client.app.state.services  # type: ignore[attr-defined]
     services.db.write(
-        lambda s: s.execute(update(Token).where(Token.id == made["id"]).values(expires_at=utcnow() - timedelta(seconds=1)))
+        lambda s: s.execute(
+            update(Token).where(Token.id == made["id"]).values(expires_at=utcnow() - timedelta(seconds=1))
+        )
     )
     r = auth_client.get("/api/v1/me", headers=bearer(made["token"]))
     assert r.status_code == 401 and "expired" in r.json()["error"]["message"]

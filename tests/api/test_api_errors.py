@@ -20,8 +20,11 @@ def test_unknown_route_and_method_use_the_error_shape(client: TestClient) -> Non
     r = client.get("/api/v1/nothing-here")
     assert r.status_code == 404
     assert r.json() == {
-        "error": {"type": "NotFoundError", "message": "no route GET /api/v1/nothing-here; see /docs for the API",
-                  "details": {}}
+        "error": {
+            "type": "NotFoundError",
+            "message": "no route GET /api/v1/nothing-here; see /docs for the API",
+            "details": {},
+        }
     }
     r = client.delete("/api/v1/me")
     assert r.status_code == 405 and r.json()["error"]["type"] == "RippleError" and "allow" in r.headers
@@ -42,7 +45,11 @@ def test_validation_errors_name_every_bad_field(client: TestClient) -> None:
     assert err["type"] == "InvalidError"
     for field in ("name", "is_admin", "colour"):
         assert f"{field}:" in err["message"]
-    assert {tuple(f["loc"]) for f in err["details"]["fields"]} == {("body", "name"), ("body", "is_admin"), ("body", "colour")}
+    assert {tuple(f["loc"]) for f in err["details"]["fields"]} == {
+        ("body", "name"),
+        ("body", "is_admin"),
+        ("body", "colour"),
+    }
     assert "maybe" not in r.text  # the input is never echoed (it may be a secret)
 
     missing = client.put(f"{P}/secrets/KEY", json={})

@@ -83,7 +83,8 @@ def test_assets_labels_lineage_round_trip(remote: RemoteTransport) -> None:
     assert remote.set_label("default", "prompt/answer", "staging", ":1").version == 1
     assert remote.remove_label("default", "prompt/answer", "staging").label == "staging"
     assert [(e.label, e.to_version) for e in remote.label_history("default", "prompt/answer")] == [
-        ("staging", 1), ("staging", None)
+        ("staging", 1),
+        ("staging", None),
     ]
     assert remote.label_history("default", "prompt/answer", label="production") == []
     lineage = remote.lineage("default", "prompt/system:1", direction="down", depth=3)
@@ -162,7 +163,9 @@ def test_unreachable_server_is_unavailable() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     t = RemoteTransport(f"http://127.0.0.1:{port}", "rpl_x", timeout=2)
-    with pytest.raises(UnavailableError, match=rf"cannot reach the Ripple server at http://127.0.0.1:{port} .*ripple server start"):
+    with pytest.raises(
+        UnavailableError, match=rf"cannot reach the Ripple server at http://127.0.0.1:{port} .*ripple server start"
+    ):
         t.get_prompt("default", "prompt/answer")
     t.close()
     with pytest.raises(InvalidError, match="http://HOST:PORT"):

@@ -68,7 +68,9 @@ def test_metrics_count_and_time_requests_by_route_template(client: TestClient) -
     assert f'ripple_http_requests_total{{method="GET",route="{route}",status="404"}} 1.0' in text
     assert 'ripple_http_requests_total{method="GET",route="unmatched",status="404"} 1.0' in text
     assert f'ripple_http_request_duration_seconds_count{{method="GET",route="{route}",status="200"}} 3.0' in text
-    assert f'ripple_http_request_duration_seconds_bucket{{le="0.005",method="GET",route="{route}",status="200"}}' in text
+    assert (
+        f'ripple_http_request_duration_seconds_bucket{{le="0.005",method="GET",route="{route}",status="200"}}' in text
+    )
 
 
 def test_two_apps_keep_their_own_metrics(settings: Settings) -> None:
@@ -102,7 +104,9 @@ def test_projects_users_and_tokens(client: TestClient) -> None:
     assert made.status_code == 201 and made.json()["created_by"] == "alice"
     assert client.post("/api/v1/projects", json={"name": "search"}).status_code == 409
     assert [p["name"] for p in client.get("/api/v1/projects").json()] == ["default", "search"]
-    assert client.get("/api/v1/projects/search/members").json() == [{"project": "search", "user": "alice", "role": "admin"}]
+    assert client.get("/api/v1/projects/search/members").json() == [
+        {"project": "search", "user": "alice", "role": "admin"}
+    ]
 
     assert client.post("/api/v1/users", json={"name": "bob"}).status_code == 201
     assert client.put("/api/v1/projects/search/members/bob", json={"role": "engineer"}).json()["role"] == "engineer"
@@ -123,7 +127,9 @@ def test_audit_log_filters(client: TestClient) -> None:
     client.post(f"{P}/prompts/answer", json={"template": "x"})
     client.put(f"{P}/assets/prompt/answer/labels/production", json={"version": 1})
     events = client.get("/api/v1/audit", params={"action": "label", "project": "default"}).json()
-    assert [(e["action"], e["target"], e["actor"]) for e in events] == [("label.move", "prompt/answer@production", "alice")]
+    assert [(e["action"], e["target"], e["actor"]) for e in events] == [
+        ("label.move", "prompt/answer@production", "alice")
+    ]
     since = events[0]["at"]
     assert [e["action"] for e in client.get("/api/v1/audit", params={"since": since}).json()] == ["label.move"]
     assert len(client.get("/api/v1/audit", params={"limit": 1}).json()) == 1

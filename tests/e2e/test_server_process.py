@@ -34,7 +34,9 @@ def _start(port: int, log: Path, *args: str, **env: str) -> subprocess.Popen[byt
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "rippleops.server", "--port", str(port), *args],
-            env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
 
 
@@ -112,7 +114,9 @@ def test_refuses_a_non_loopback_host_without_auth(sqlite_settings: Settings) -> 
     port = _free_port()
     done = subprocess.run(
         [sys.executable, "-m", "rippleops.server", "--host", "0.0.0.0", "--port", str(port)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 2, done.stderr
     assert "refusing to listen on 0.0.0.0 without auth: pass --auth or set RIPPLE_AUTH=required" in done.stderr

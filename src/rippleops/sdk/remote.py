@@ -149,7 +149,11 @@ class RemoteTransport(Transport):
                 raise InvalidError(f"the request cannot be sent to the server as JSON: {exc}") from None
             headers = {**headers, "Content-Type": "application/json"}
         request = httpx.Request(
-            method, self._url(path), params=params or None, content=content, headers=headers,
+            method,
+            self._url(path),
+            params=params or None,
+            content=content,
+            headers=headers,
             extensions=self._extensions,
         )
         try:

@@ -36,7 +36,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {args.write_openapi}")
             return 0
         serve(
-            settings, host=args.host, port=args.port, auth=args.auth, log_level=args.log_level,
+            settings,
+            host=args.host,
+            port=args.port,
+            auth=args.auth,
+            log_level=args.log_level,
             access_log=args.access_log,
         )
     except RippleError as exc:

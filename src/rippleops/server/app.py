@@ -67,10 +67,22 @@ def create_app(settings: Settings | None = None, auth_required: bool | None = No
 
     for router in ROUTERS:
         app.include_router(router)
-    app.add_api_route("/healthz", healthz, methods=["GET"], response_model=Health, tags=["server"],
-                      responses={503: {"model": Health, "description": "the database cannot be used"}})
-    app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], tags=["server"], response_class=Response,
-                      responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus metrics"}})
+    app.add_api_route(
+        "/healthz",
+        healthz,
+        methods=["GET"],
+        response_model=Health,
+        tags=["server"],
+        responses={503: {"model": Health, "description": "the database cannot be used"}},
+    )
+    app.add_api_route(
+        "/metrics",
+        metrics_endpoint,
+        methods=["GET"],
+        tags=["server"],
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus metrics"}},
+    )
     return app
 
 

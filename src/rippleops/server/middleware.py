@@ -96,8 +96,11 @@ class HTTPMetrics:
             registry=registry,
             requests=Counter("ripple_http_requests", "HTTP requests served", labels, registry=registry),
             latency=Histogram(
-                "ripple_http_request_duration_seconds", "Time to serve an HTTP request", labels,
-                registry=registry, buckets=LATENCY_BUCKETS,
+                "ripple_http_request_duration_seconds",
+                "Time to serve an HTTP request",
+                labels,
+                registry=registry,
+                buckets=LATENCY_BUCKETS,
             ),
         )
 

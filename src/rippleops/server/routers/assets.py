@@ -19,9 +19,15 @@ router = APIRouter(prefix=PROJECT, tags=["assets"], responses=ERROR_RESPONSES)
 
 @router.get("/assets", response_model=Page)
 async def list_assets(
-    project: ProjectDep, caller: CallerDep, services: ServicesDep,
-    kind: str | None = None, tag: str | None = None, label: str | None = None, search: str | None = None,
-    limit: int = 50, cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+    project: ProjectDep,
+    caller: CallerDep,
+    services: ServicesDep,
+    kind: str | None = None,
+    tag: str | None = None,
+    label: str | None = None,
+    search: str | None = None,
+    limit: int = 50,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
 ) -> Page:
     """Assets ordered by kind and name, one page at a time."""
     return await caller.run(
@@ -42,7 +48,12 @@ async def update_asset(
 ) -> AssetRecord:
     """Edit the description and tags; versions never change."""
     return await caller.run(
-        services.assets.update, project, name, kind=kind, description=body.description, add_tags=body.add_tags,
+        services.assets.update,
+        project,
+        name,
+        kind=kind,
+        description=body.description,
+        add_tags=body.add_tags,
         remove_tags=body.remove_tags,
     )
 
@@ -63,7 +74,12 @@ async def get_version(
 
 @router.put("/assets/{kind}/{name}/labels/{label}", response_model=LabelRecord)
 async def set_label(
-    kind: str, name: str, label: str, body: LabelMove, project: ProjectDep, caller: CallerDep,
+    kind: str,
+    name: str,
+    label: str,
+    body: LabelMove,
+    project: ProjectDep,
+    caller: CallerDep,
     services: ServicesDep,
 ) -> LabelRecord:
     """Point a label at a version (moving ``production`` needs an admin)."""
@@ -79,7 +95,11 @@ async def remove_label(
 
 @router.get("/assets/{kind}/{name}/label-history", response_model=list[LabelEventRecord])
 async def label_history(
-    kind: str, name: str, project: ProjectDep, caller: CallerDep, services: ServicesDep,
+    kind: str,
+    name: str,
+    project: ProjectDep,
+    caller: CallerDep,
+    services: ServicesDep,
     label: str | None = None,
 ) -> list[LabelEventRecord]:
     """Every label move, oldest first."""
@@ -88,8 +108,13 @@ async def label_history(
 
 @router.get("/lineage/{kind}/{ref}", response_model=LineageRecord)
 async def lineage(
-    kind: str, ref: str, project: ProjectDep, caller: CallerDep, services: ServicesDep,
-    direction: Annotated[str, Query(description="up, down or both")] = "both", depth: int = 50,
+    kind: str,
+    ref: str,
+    project: ProjectDep,
+    caller: CallerDep,
+    services: ServicesDep,
+    direction: Annotated[str, Query(description="up, down or both")] = "both",
+    depth: int = 50,
 ) -> LineageRecord:
     """What a version was built from (upstream) and what was built from it (downstream)."""
     return await caller.run(services.lineage.walk, project, ref, direction=direction, depth=depth, kind=kind)

@@ -17,15 +17,16 @@ router = APIRouter(prefix=API + "/audit", tags=["audit"], responses=ERROR_RESPON
 
 @router.get("", response_model=list[AuditEventRecord])
 async def audit_log(
-    caller: CallerDep, services: ServicesDep,
+    caller: CallerDep,
+    services: ServicesDep,
     since: Annotated[datetime | None, Query(description="ISO time; UTC unless it names an offset")] = None,
-    project: str | None = None, action: Annotated[str | None, Query(description="an action or its prefix")] = None,
-    actor: str | None = None, limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    project: str | None = None,
+    action: Annotated[str | None, Query(description="an action or its prefix")] = None,
+    actor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> list[AuditEventRecord]:
     """The newest events matching the filters, oldest first."""
-    return await caller.run(
-        services.audit.log, since=since, project=project, action=action, actor=actor, limit=limit
-    )
+    return await caller.run(services.audit.log, since=since, project=project, action=action, actor=actor, limit=limit)
 
 
 @router.get("/verify", response_model=AuditVerifyRecord)

@@ -31,14 +31,21 @@ def etag_matches(if_none_match: str, etag: str) -> bool:
 
 
 @router.post(
-    "/{name}", response_model=PromptRecord, status_code=201, openapi_extra=_SPEC_BODY,
+    "/{name}",
+    response_model=PromptRecord,
+    status_code=201,
+    openapi_extra=_SPEC_BODY,
     responses={200: {"model": PromptRecord, "description": "identical content: the existing version"}},
 )
 async def create_prompt(
-    name: str, spec: Annotated[dict[str, Any], Body()], project: ProjectDep, caller: CallerDep,
+    name: str,
+    spec: Annotated[dict[str, Any], Body()],
+    project: ProjectDep,
+    caller: CallerDep,
     services: ServicesDep,
 ) -> Response:
     """Register a new version of ``prompt/{name}`` (201); identical content returns the existing one (200)."""
+
     def create(principal: Principal) -> PromptRecord:
         return services.prompts.create(principal, project, name, parse_spec(spec, f"prompt/{name}"))
 
@@ -48,7 +55,10 @@ async def create_prompt(
 
 @router.get("/{ref}", response_model=PromptRecord, responses={304: {"description": "the ETag still matches"}})
 async def get_prompt(
-    ref: str, project: ProjectDep, caller: CallerDep, services: ServicesDep,
+    ref: str,
+    project: ProjectDep,
+    caller: CallerDep,
+    services: ServicesDep,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """One prompt version with the text of its includes; send ``If-None-Match`` to get a 304."""
@@ -67,9 +77,7 @@ async def render_prompt(
 
 
 @router.get("/{a}/diff/{b}", response_model=dict[str, Any])
-async def diff_prompts(
-    a: str, b: str, project: ProjectDep, caller: CallerDep, services: ServicesDep
-) -> dict[str, Any]:
+async def diff_prompts(a: str, b: str, project: ProjectDep, caller: CallerDep, services: ServicesDep) -> dict[str, Any]:
     """What changed from ``a`` to ``b``: a unified diff of the body and the other fields."""
     return await caller.run(services.prompts.diff, project, a, b)
 

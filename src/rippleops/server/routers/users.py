@@ -37,9 +37,7 @@ async def list_tokens(caller: CallerDep, services: ServicesDep, user: str | None
 @router.post("/tokens", response_model=TokenRecord, status_code=201, tags=["tokens"])
 async def create_token(body: TokenCreate, caller: CallerDep, services: ServicesDep) -> TokenRecord:
     """A new token; its value is in ``token`` this once and never again."""
-    return await caller.run(
-        services.access.create_token, user=body.user, name=body.name, expires_at=body.expires_at
-    )
+    return await caller.run(services.access.create_token, user=body.user, name=body.name, expires_at=body.expires_at)
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenRecord, tags=["tokens"])
