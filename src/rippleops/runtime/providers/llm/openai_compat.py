@@ -1,0 +1,342 @@
+"""Any server that speaks OpenAI's ``POST /v1/chat/completions``: OpenAI, vLLM, llama.cpp
+(``python -m llama_cpp.server``), Ollama, or another Ripple.
+
+Failures are told apart by whose fault they are: a server that cannot be reached, times out
+or keeps answering 429/5xx is :class:`~rippleops.errors.UnavailableError` (retry later); a
+server that answers but refuses the request or answers nonsense (bad key, unknown model,
+not JSON) is :class:`~rippleops.errors.InvalidError` (fix the settings).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
+
+import httpx
+
+from rippleops.errors import InvalidError, UnavailableError
+
+from .base import (
+    DEFAULT_MAX_TOKENS,
+    LLM,
+    FinishReason,
+    Generation,
+    Sampling,
+    StreamResult,
+    check_messages,
+    check_sampling,
+)
+
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_CONNECT_TIMEOUT = 5.0
+DEFAULT_RETRIES = 3
+DEFAULT_BACKOFF = 0.5
+#: A Retry-After longer than this is cut short: a job would rather fail and be retried.
+MAX_RETRY_AFTER = 30.0
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+_T = TypeVar("_T")
+
+
+class OpenAICompatibleLLM(LLM):
+    """Chat completions from an OpenAI-compatible HTTP endpoint.
+
+    Example::
+
+        llm = OpenAICompatibleLLM("http://127.0.0.1:8000/v1", "smollm2")
+        reply = llm.generate([{"role": "user", "content": "Say hello."}], max_tokens=16)
+
+    ``base_url`` ends where OpenAI's ends (``https://api.openai.com/v1``); ``/chat/completions``
+    is added. 429 and 5xx answers and timeouts are retried ``max_retries`` times with jittered
+    exponential backoff, honouring ``Retry-After``; a refused connection is not retried. A
+    stream is retried only until its first byte. ``extra_body`` is merged into every request,
+    for server-specific knobs (llama.cpp's server applies ``repeat_penalty`` 1.1 unless told
+    ``{"repeat_penalty": 1.0}``).
+    """
+
+    provider: ClassVar[str] = "openai-compatible"
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_RETRIES,
+        *,
+        backoff: float = DEFAULT_BACKOFF,
+        context_size: int | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise InvalidError(f"base_url must start with http:// or https://, not {base_url!r}")
+        if not model:
+            raise InvalidError("model must name the server's chat model")
+        if timeout <= 0 or max_retries < 0 or backoff < 0:
+            raise InvalidError("timeout must be positive; max_retries and backoff must not be negative")
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self._model = model
+        self._retries = max_retries
+        self._backoff = backoff
+        self._context_size = context_size
+        self._extra = dict(extra_body or {})
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.Client(
+            headers=headers, timeout=httpx.Timeout(timeout, connect=min(timeout, DEFAULT_CONNECT_TIMEOUT))
+        )
+
+    @property
+    def model_id(self) -> str:
+        return self._model
+
+    @property
+    def context_size(self) -> int | None:
+        return self._context_size
+
+    def describe(self) -> dict[str, Any]:
+        # Not the URL or the key: they say where the model runs and who pays, not what it is.
+        # The extra body changes outputs, so it is part of what the model is.
+        return {**super().describe(), "extra_body": self._extra}
+
+    def generate(
+        self,
+        messages: Sequence[Mapping[str, str]],
+        *,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        stop: list[str] | None = None,
+        seed: int | None = None,
+    ) -> Generation:
+        payload = self._payload(messages, check_sampling(max_tokens, temperature, top_p, stop, seed), stream=False)
+        started = time.perf_counter()
+        body = self._with_retries(lambda: self._client.post(self.url, json=payload), self._parse_json)
+        text, finish, usage = _parse_completion(body, self.url)
+        return Generation(
+            text=text,
+            finish_reason=finish,
+            prompt_tokens=usage[0],
+            completion_tokens=usage[1],
+            latency_s=time.perf_counter() - started,
+            model=str(body.get("model") or self._model),
+        )
+
+    def stream(
+        self,
+        messages: Sequence[Mapping[str, str]],
+        *,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        stop: list[str] | None = None,
+        seed: int | None = None,
+    ) -> StreamResult:
+        """Deltas from the server's SSE stream. Usage comes from the stream's last chunk when the
+        server sends one (``stream_options.include_usage``); otherwise the counts are 0."""
+        payload = self._payload(messages, check_sampling(max_tokens, temperature, top_p, stop, seed), stream=True)
+        payload["stream_options"] = {"include_usage": True}
+        started = time.perf_counter()
+        state: dict[str, Any] = {"finish_reason": "length", "usage": (0, 0), "model": self._model}
+
+        def finish(text: str) -> Generation:
+            return Generation(
+                text=text,
+                finish_reason=state["finish_reason"],
+                prompt_tokens=state["usage"][0],
+                completion_tokens=state["usage"][1],
+                latency_s=time.perf_counter() - started,
+                model=state["model"],
+            )
+
+        return StreamResult(self._stream(payload, state), finish)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _payload(self, messages: Sequence[Mapping[str, str]], sampling: Sampling, *, stream: bool) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "model": self._model,
+            "messages": check_messages(messages),
+            "max_tokens": sampling.max_tokens,
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+            "stream": stream,
+        }
+        if sampling.stop:
+            payload["stop"] = sampling.stop
+        if sampling.seed is not None:
+            payload["seed"] = sampling.seed
+        return {**payload, **self._extra}
+
+    def _stream(self, payload: dict[str, Any], state: dict[str, Any]) -> Iterator[str]:
+        def open_stream() -> httpx.Response:
+            request = self._client.build_request("POST", self.url, json=payload)
+            return self._client.send(request, stream=True)
+
+        def check(response: httpx.Response) -> httpx.Response:
+            if response.status_code >= 400:
+                response.read()
+                self._raise_for_status(response)
+            return response
+
+        response = self._with_retries(open_stream, check, on_retry=lambda r: r.close())
+        try:
+            for line in response.iter_lines():
+                if not line.startswith("data:"):
+                    continue  # SSE comments, event names, keep-alives
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    break
+                try:
+                    chunk = json.loads(data)
+                except ValueError:
+                    raise InvalidError(
+                        f"the chat server at {self.url} streamed a line that is not JSON: {data[:80]!r}"
+                    ) from None
+                if not isinstance(chunk, dict):
+                    raise InvalidError(f"the chat server at {self.url} streamed {type(chunk).__name__}, not an object")
+                if "error" in chunk:
+                    raise InvalidError(f"the chat server at {self.url} failed mid-stream: {_error_text(chunk)}")
+                if isinstance(chunk.get("usage"), dict):
+                    state["usage"] = _usage(chunk["usage"], self.url)
+                if chunk.get("model"):
+                    state["model"] = str(chunk["model"])
+                for choice in chunk.get("choices") or []:
+                    delta = (choice.get("delta") or {}).get("content")
+                    if delta:
+                        yield str(delta)
+                    if choice.get("finish_reason") is not None:
+                        state["finish_reason"] = _finish_reason(choice["finish_reason"])
+        except httpx.TransportError as err:
+            raise UnavailableError(
+                f"the chat server at {self.url} broke off the stream: {err or type(err).__name__}"
+            ) from err
+        finally:
+            response.close()
+
+    def _with_retries(
+        self,
+        send: Callable[[], httpx.Response],
+        accept: Callable[[httpx.Response], _T],
+        on_retry: Callable[[httpx.Response], None] | None = None,
+    ) -> _T:
+        for attempt in range(self._retries + 1):
+            last_try = attempt == self._retries
+            try:
+                response = send()
+            except httpx.ConnectError as err:
+                # Refused or unresolvable: nothing listens there, and waiting will not change that soon.
+                raise UnavailableError(f"cannot reach the chat server at {self.url}: {err}") from err
+            except httpx.TransportError as err:  # timeouts, dropped connections
+                if last_try:
+                    raise UnavailableError(
+                        f"the chat server at {self.url} failed {attempt + 1} time(s), last with "
+                        f"{type(err).__name__}: {err or 'no detail'}"
+                    ) from err
+                time.sleep(self._delay(attempt, None))
+                continue
+            if response.status_code in RETRY_STATUSES and not last_try:
+                if on_retry is not None:
+                    on_retry(response)
+                time.sleep(self._delay(attempt, response))
+                continue
+            return accept(response)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _delay(self, attempt: int, response: httpx.Response | None) -> float:
+        retry_after = response.headers.get("retry-after") if response is not None else None
+        if retry_after is not None:
+            try:
+                return min(max(float(retry_after), 0.0), MAX_RETRY_AFTER)
+            except ValueError:
+                pass  # an HTTP date: fall back on our own backoff
+        # Jitter keeps many workers that failed together from retrying together.
+        return float(self._backoff * 2**attempt * random.uniform(0.75, 1.0))
+
+    def _parse_json(self, response: httpx.Response) -> dict[str, Any]:
+        self._raise_for_status(response)
+        try:
+            body = response.json()
+        except ValueError:
+            raise InvalidError(
+                f"the chat server at {self.url} answered HTTP {response.status_code} with something that is not JSON "
+                f"({response.text[:80]!r}); is base_url an OpenAI-compatible /v1 endpoint?"
+            ) from None
+        if not isinstance(body, dict):
+            raise InvalidError(f"the chat server at {self.url} answered {type(body).__name__}, not a JSON object")
+        return body
+
+    def _raise_for_status(self, response: httpx.Response) -> None:
+        status = response.status_code
+        if status in RETRY_STATUSES:
+            raise UnavailableError(
+                f"the chat server at {self.url} answered HTTP {status} after {self._retries + 1} attempt(s): "
+                f"{_server_message(response)}",
+                details={"status": status},
+            )
+        if status in (401, 403):
+            raise InvalidError(
+                f"the chat server at {self.url} refused the credentials (HTTP {status}): "
+                f"{_server_message(response)}; check the api_key",
+                details={"status": status},
+            )
+        if status >= 400:
+            raise InvalidError(
+                f"the chat server at {self.url} refused the request for model {self._model!r} "
+                f"(HTTP {status}): {_server_message(response)}",
+                details={"status": status},
+            )
+
+
+def _parse_completion(body: dict[str, Any], url: str) -> tuple[str, FinishReason, tuple[int, int]]:
+    if "error" in body:
+        raise InvalidError(f"the chat server at {url} answered an error: {_error_text(body)}")
+    choices = body.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise InvalidError(f"the chat server at {url} answered malformed JSON: no 'choices' list")
+    message = choices[0].get("message")
+    if not isinstance(message, dict):
+        raise InvalidError(f"the chat server at {url} answered malformed JSON: the choice has no 'message'")
+    content = message.get("content")
+    if content is not None and not isinstance(content, str):
+        raise InvalidError(f"the chat server at {url} answered malformed JSON: 'content' is not a string")
+    usage = body.get("usage")
+    counts = _usage(usage, url) if isinstance(usage, dict) else (0, 0)
+    return content or "", _finish_reason(choices[0].get("finish_reason")), counts
+
+
+def _usage(usage: dict[str, Any], url: str) -> tuple[int, int]:
+    prompt, completion = usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
+    if not isinstance(prompt, int) or not isinstance(completion, int):
+        raise InvalidError(f"the chat server at {url} answered malformed JSON: token counts are not integers")
+    return prompt, completion
+
+
+def _finish_reason(raw: Any) -> FinishReason:
+    # OpenAI also says "content_filter" or "tool_calls"; both end the turn, as "stop" does.
+    return "length" if raw == "length" else "stop"
+
+
+def _error_text(body: dict[str, Any]) -> str:
+    error = body.get("error")
+    if isinstance(error, dict) and "message" in error:
+        return str(error["message"])
+    return str(error)[:200]
+
+
+def _server_message(response: httpx.Response) -> str:
+    """The error text a server put in its answer (OpenAI's ``error.message``, FastAPI's ``detail``)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200] or response.reason_phrase
+    if isinstance(body, dict):
+        if "error" in body:
+            return _error_text(body)
+        for key in ("detail", "message"):
+            if key in body:
+                return str(body[key])[:200]
+    return str(body)[:200]
