@@ -10,15 +10,15 @@ not JSON, wrong dimension) is :class:`~rippleops.errors.InvalidError` (fix the s
 from __future__ import annotations
 
 import base64
-import random
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import httpx
+from rippleops.errors import InvalidError
 
-from rippleops.errors import InvalidError, UnavailableError
-
+from ..openai_http import DEFAULT_BACKOFF, DEFAULT_RETRIES, OpenAIHTTP
+from ..openai_http import DEFAULT_CONNECT_TIMEOUT as DEFAULT_CONNECT_TIMEOUT
+from ..openai_http import MAX_RETRY_AFTER as MAX_RETRY_AFTER
+from ..openai_http import RETRY_STATUSES as RETRY_STATUSES
 from .base import DEFAULT_BATCH_SIZE, EMBED_EXTRA_HINT, Embedder, batches, check_texts
 
 _MISSING_EXTRA: ImportError | None = None
@@ -31,12 +31,6 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
 DEFAULT_TIMEOUT = 60.0
-DEFAULT_CONNECT_TIMEOUT = 5.0
-DEFAULT_RETRIES = 3
-DEFAULT_BACKOFF = 0.5
-#: A Retry-After longer than this is cut short: a job would rather fail and be retried.
-MAX_RETRY_AFTER = 30.0
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 class OpenAICompatibleEmbedder(Embedder):
@@ -86,12 +80,7 @@ class OpenAICompatibleEmbedder(Embedder):
         self._dimension = dimension
         self._normalize = normalize
         self._max_tokens = max_tokens
-        self._retries = retries
-        self._backoff = backoff
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.Client(
-            headers=headers, timeout=httpx.Timeout(timeout, connect=min(timeout, DEFAULT_CONNECT_TIMEOUT))
-        )
+        self._http = OpenAIHTTP(self.url, "embeddings server", model, api_key, timeout, retries, backoff)
 
     @property
     def model_id(self) -> str:
@@ -123,68 +112,14 @@ class OpenAICompatibleEmbedder(Embedder):
         return out
 
     def close(self) -> None:
-        self._client.close()
+        self._http.close()
 
     def _embed_batch(self, batch: list[str]) -> npt.NDArray[np.float32]:
         payload = {"model": self._model, "input": batch, "encoding_format": "float"}
-        for attempt in range(self._retries + 1):
-            last_try = attempt == self._retries
-            try:
-                response = self._client.post(self.url, json=payload)
-            except httpx.ConnectError as err:
-                # Refused or unresolvable: nothing listens there, and waiting will not change that soon.
-                raise UnavailableError(f"cannot reach the embeddings server at {self.url}: {err}") from err
-            except httpx.TransportError as err:  # timeouts, dropped connections
-                if last_try:
-                    raise UnavailableError(
-                        f"the embeddings server at {self.url} failed {attempt + 1} time(s), last with "
-                        f"{type(err).__name__}: {err or 'no detail'}"
-                    ) from err
-                time.sleep(self._delay(attempt, None))
-                continue
-            if response.status_code in RETRY_STATUSES and not last_try:
-                time.sleep(self._delay(attempt, response))
-                continue
-            return self._parse(response, len(batch))
-        raise AssertionError("unreachable: the last attempt returns or raises")
+        response = self._http.post(payload)
+        return self._parse(self._http.json(response), len(batch))
 
-    def _delay(self, attempt: int, response: httpx.Response | None) -> float:
-        retry_after = response.headers.get("retry-after") if response is not None else None
-        if retry_after is not None:
-            try:
-                return min(max(float(retry_after), 0.0), MAX_RETRY_AFTER)
-            except ValueError:
-                pass  # an HTTP date: fall back on our own backoff
-        # Jitter keeps many workers that failed together from retrying together.
-        return float(self._backoff * 2**attempt * random.uniform(0.75, 1.0))
-
-    def _parse(self, response: httpx.Response, expected: int) -> npt.NDArray[np.float32]:
-        status = response.status_code
-        if status in RETRY_STATUSES:
-            raise UnavailableError(
-                f"the embeddings server at {self.url} answered HTTP {status} after {self._retries + 1} attempt(s): "
-                f"{_server_message(response)}",
-                details={"status": status},
-            )
-        if status in (401, 403):
-            raise InvalidError(
-                f"the embeddings server at {self.url} refused the credentials (HTTP {status}): "
-                f"{_server_message(response)}; check the api_key",
-                details={"status": status},
-            )
-        if status >= 400:
-            raise InvalidError(
-                f"the embeddings server at {self.url} refused the request for model {self._model!r} "
-                f"(HTTP {status}): {_server_message(response)}",
-                details={"status": status},
-            )
-        try:
-            body = response.json()
-        except ValueError:
-            raise InvalidError(
-                f"the embeddings server at {self.url} answered HTTP {status} with something that is not JSON "
-                f"({response.text[:80]!r}); is base_url an OpenAI-compatible /v1 endpoint?"
-            ) from None
+    def _parse(self, body: Any, expected: int) -> npt.NDArray[np.float32]:
         vectors = _vectors_from_body(body, expected)
         if isinstance(vectors, str):
             raise InvalidError(f"the embeddings server at {self.url} answered malformed JSON: {vectors}")
@@ -228,19 +163,3 @@ def _vectors_from_body(body: Any, expected: int) -> npt.NDArray[np.float32] | st
     if not np.isfinite(vectors).all():
         return "an embedding holds NaN or infinity"
     return vectors.astype(np.float32, copy=False)
-
-
-def _server_message(response: httpx.Response) -> str:
-    """The error text a server put in its answer (OpenAI's ``error.message``, FastAPI's ``detail``)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:200] or response.reason_phrase
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict) and "message" in error:
-            return str(error["message"])
-        for key in ("error", "detail", "message"):
-            if key in body:
-                return str(body[key])[:200]
-    return str(body)[:200]

@@ -10,15 +10,18 @@ not JSON) is :class:`~rippleops.errors.InvalidError` (fix the settings).
 from __future__ import annotations
 
 import json
-import random
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, ClassVar, TypeVar
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, ClassVar
 
 import httpx
 
 from rippleops.errors import InvalidError, UnavailableError
 
+from ..openai_http import DEFAULT_BACKOFF, DEFAULT_RETRIES, OpenAIHTTP, error_text
+from ..openai_http import DEFAULT_CONNECT_TIMEOUT as DEFAULT_CONNECT_TIMEOUT
+from ..openai_http import MAX_RETRY_AFTER as MAX_RETRY_AFTER
+from ..openai_http import RETRY_STATUSES as RETRY_STATUSES
 from .base import (
     DEFAULT_MAX_TOKENS,
     LLM,
@@ -31,14 +34,6 @@ from .base import (
 )
 
 DEFAULT_TIMEOUT = 30.0
-DEFAULT_CONNECT_TIMEOUT = 5.0
-DEFAULT_RETRIES = 3
-DEFAULT_BACKOFF = 0.5
-#: A Retry-After longer than this is cut short: a job would rather fail and be retried.
-MAX_RETRY_AFTER = 30.0
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-_T = TypeVar("_T")
 
 
 class OpenAICompatibleLLM(LLM):
@@ -79,14 +74,9 @@ class OpenAICompatibleLLM(LLM):
             raise InvalidError("timeout must be positive; max_retries and backoff must not be negative")
         self.url = base_url.rstrip("/") + "/chat/completions"
         self._model = model
-        self._retries = max_retries
-        self._backoff = backoff
         self._context_size = context_size
         self._extra = dict(extra_body or {})
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.Client(
-            headers=headers, timeout=httpx.Timeout(timeout, connect=min(timeout, DEFAULT_CONNECT_TIMEOUT))
-        )
+        self._http = OpenAIHTTP(self.url, "chat server", model, api_key, timeout, max_retries, backoff)
 
     @property
     def model_id(self) -> str:
@@ -113,7 +103,9 @@ class OpenAICompatibleLLM(LLM):
     ) -> Generation:
         payload = self._payload(messages, check_sampling(max_tokens, temperature, top_p, stop, seed), stream=False)
         started = time.perf_counter()
-        body = self._with_retries(lambda: self._client.post(self.url, json=payload), self._parse_json)
+        body = self._http.json(self._http.post(payload))
+        if not isinstance(body, dict):
+            raise InvalidError(f"the chat server at {self.url} answered {type(body).__name__}, not a JSON object")
         text, finish, usage = _parse_completion(body, self.url)
         return Generation(
             text=text,
@@ -154,7 +146,7 @@ class OpenAICompatibleLLM(LLM):
         return StreamResult(self._stream(payload, state), finish)
 
     def close(self) -> None:
-        self._client.close()
+        self._http.close()
 
     def _payload(self, messages: Sequence[Mapping[str, str]], sampling: Sampling, *, stream: bool) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -172,17 +164,7 @@ class OpenAICompatibleLLM(LLM):
         return {**payload, **self._extra}
 
     def _stream(self, payload: dict[str, Any], state: dict[str, Any]) -> Iterator[str]:
-        def open_stream() -> httpx.Response:
-            request = self._client.build_request("POST", self.url, json=payload)
-            return self._client.send(request, stream=True)
-
-        def check(response: httpx.Response) -> httpx.Response:
-            if response.status_code >= 400:
-                response.read()
-                self._raise_for_status(response)
-            return response
-
-        response = self._with_retries(open_stream, check, on_retry=lambda r: r.close())
+        response = self._http.post(payload, stream=True)
         try:
             for line in response.iter_lines():
                 if not line.startswith("data:"):
@@ -199,7 +181,7 @@ class OpenAICompatibleLLM(LLM):
                 if not isinstance(chunk, dict):
                     raise InvalidError(f"the chat server at {self.url} streamed {type(chunk).__name__}, not an object")
                 if "error" in chunk:
-                    raise InvalidError(f"the chat server at {self.url} failed mid-stream: {_error_text(chunk)}")
+                    raise InvalidError(f"the chat server at {self.url} failed mid-stream: {error_text(chunk)}")
                 if isinstance(chunk.get("usage"), dict):
                     state["usage"] = _usage(chunk["usage"], self.url)
                 if chunk.get("model"):
@@ -217,83 +199,10 @@ class OpenAICompatibleLLM(LLM):
         finally:
             response.close()
 
-    def _with_retries(
-        self,
-        send: Callable[[], httpx.Response],
-        accept: Callable[[httpx.Response], _T],
-        on_retry: Callable[[httpx.Response], None] | None = None,
-    ) -> _T:
-        for attempt in range(self._retries + 1):
-            last_try = attempt == self._retries
-            try:
-                response = send()
-            except httpx.ConnectError as err:
-                # Refused or unresolvable: nothing listens there, and waiting will not change that soon.
-                raise UnavailableError(f"cannot reach the chat server at {self.url}: {err}") from err
-            except httpx.TransportError as err:  # timeouts, dropped connections
-                if last_try:
-                    raise UnavailableError(
-                        f"the chat server at {self.url} failed {attempt + 1} time(s), last with "
-                        f"{type(err).__name__}: {err or 'no detail'}"
-                    ) from err
-                time.sleep(self._delay(attempt, None))
-                continue
-            if response.status_code in RETRY_STATUSES and not last_try:
-                if on_retry is not None:
-                    on_retry(response)
-                time.sleep(self._delay(attempt, response))
-                continue
-            return accept(response)
-        raise AssertionError("unreachable: the last attempt returns or raises")
-
-    def _delay(self, attempt: int, response: httpx.Response | None) -> float:
-        retry_after = response.headers.get("retry-after") if response is not None else None
-        if retry_after is not None:
-            try:
-                return min(max(float(retry_after), 0.0), MAX_RETRY_AFTER)
-            except ValueError:
-                pass  # an HTTP date: fall back on our own backoff
-        # Jitter keeps many workers that failed together from retrying together.
-        return float(self._backoff * 2**attempt * random.uniform(0.75, 1.0))
-
-    def _parse_json(self, response: httpx.Response) -> dict[str, Any]:
-        self._raise_for_status(response)
-        try:
-            body = response.json()
-        except ValueError:
-            raise InvalidError(
-                f"the chat server at {self.url} answered HTTP {response.status_code} with something that is not JSON "
-                f"({response.text[:80]!r}); is base_url an OpenAI-compatible /v1 endpoint?"
-            ) from None
-        if not isinstance(body, dict):
-            raise InvalidError(f"the chat server at {self.url} answered {type(body).__name__}, not a JSON object")
-        return body
-
-    def _raise_for_status(self, response: httpx.Response) -> None:
-        status = response.status_code
-        if status in RETRY_STATUSES:
-            raise UnavailableError(
-                f"the chat server at {self.url} answered HTTP {status} after {self._retries + 1} attempt(s): "
-                f"{_server_message(response)}",
-                details={"status": status},
-            )
-        if status in (401, 403):
-            raise InvalidError(
-                f"the chat server at {self.url} refused the credentials (HTTP {status}): "
-                f"{_server_message(response)}; check the api_key",
-                details={"status": status},
-            )
-        if status >= 400:
-            raise InvalidError(
-                f"the chat server at {self.url} refused the request for model {self._model!r} "
-                f"(HTTP {status}): {_server_message(response)}",
-                details={"status": status},
-            )
-
 
 def _parse_completion(body: dict[str, Any], url: str) -> tuple[str, FinishReason, tuple[int, int]]:
     if "error" in body:
-        raise InvalidError(f"the chat server at {url} answered an error: {_error_text(body)}")
+        raise InvalidError(f"the chat server at {url} answered an error: {error_text(body)}")
     choices = body.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         raise InvalidError(f"the chat server at {url} answered malformed JSON: no 'choices' list")
@@ -318,25 +227,3 @@ def _usage(usage: dict[str, Any], url: str) -> tuple[int, int]:
 def _finish_reason(raw: Any) -> FinishReason:
     # OpenAI also says "content_filter" or "tool_calls"; both end the turn, as "stop" does.
     return "length" if raw == "length" else "stop"
-
-
-def _error_text(body: dict[str, Any]) -> str:
-    error = body.get("error")
-    if isinstance(error, dict) and "message" in error:
-        return str(error["message"])
-    return str(error)[:200]
-
-
-def _server_message(response: httpx.Response) -> str:
-    """The error text a server put in its answer (OpenAI's ``error.message``, FastAPI's ``detail``)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:200] or response.reason_phrase
-    if isinstance(body, dict):
-        if "error" in body:
-            return _error_text(body)
-        for key in ("detail", "message"):
-            if key in body:
-                return str(body[key])[:200]
-    return str(body)[:200]
