@@ -19,6 +19,8 @@ from rippleops.runtime.executor import Executor, InlineExecutor
 from rippleops.services.access import AccessService
 from rippleops.services.assets import AssetService
 from rippleops.services.audit import AuditService
+from rippleops.services.embedders import EmbedderService
+from rippleops.services.embedding_cache import EmbeddingCache
 from rippleops.services.jobs import JobService
 from rippleops.services.labels import LabelService
 from rippleops.services.lineage import LineageService
@@ -28,6 +30,7 @@ from rippleops.services.secrets import SecretService
 from rippleops.settings import DEFAULT_PROJECT, Settings
 from rippleops.store.blobs import BlobStore, open_blob_store
 from rippleops.store.db import Database
+from rippleops.store.vectors import VectorStore, open_vector_store
 
 __all__ = ["Services"]
 
@@ -52,13 +55,20 @@ class Services:
         self.projects = ProjectService(self.db)
         self.prompts = PromptService(self.db, self.access, self.assets)
         self.secrets = SecretService(self.db, self.access, settings.secret_key, settings.secret_key_file)
-        self.jobs = JobService(self.db, self.access, settings, self.prompts, executor or InlineExecutor())
+        self.embedding_cache = EmbeddingCache(self.db)
+        self.embedders = EmbedderService(self.access, self.assets, self.secrets, self.embedding_cache)
+        self.jobs = JobService(self.db, self.access, settings, self, executor or InlineExecutor())
         event.listen(self.db._write, "after_commit", self._after_commit)
 
     @cached_property
     def blobs(self) -> BlobStore:
         """The content-addressed blob store (``RIPPLE_BLOB_URL``: a home folder, or S3 ...)."""
         return open_blob_store(self.settings.resolved_blob_url, self.settings.blob_options)
+
+    @cached_property
+    def vectors(self) -> VectorStore:
+        """The vector store (``RIPPLE_VECTOR_URL``: LanceDB in the home or on S3, or pgvector)."""
+        return open_vector_store(self.settings)
 
     def _after_commit(self, session: Session) -> None:
         head = session.info.pop("audit_head", None)
@@ -67,6 +77,9 @@ class Services:
 
     def close(self) -> None:
         self.jobs.shutdown()
+        self.embedders.close()
+        if "vectors" in self.__dict__:
+            self.vectors.close()
         self.audit.close()
         self.db.dispose()
 

@@ -4,44 +4,22 @@ A kind's ``check`` validates and normalises the parameters when the job is submi
 bad request fails at once, not in a worker); its ``build`` binds the services the job uses
 and returns the job function ``fn(context, params) -> JSON result`` that an executor runs.
 
-Kinds so far: ``prompt.import``. Dataset imports and index builds come with their assets.
+Each area defines its kinds in its own module (a :class:`~rippleops.services.job_env.JobKind`)
+and lists them in :data:`KINDS` below. Kinds so far: ``prompt.import``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rippleops.domain.access import Principal
 from rippleops.domain.prompts import parse_spec_bytes
 from rippleops.domain.refs import validate_name
 from rippleops.errors import InvalidError, RippleError
 from rippleops.runtime.executor import JobCancelled, JobContext, JobFunction
-from rippleops.services.prompts import PromptService
-from rippleops.settings import Settings
+from rippleops.services.job_env import JobEnv, JobKind
 
 PROMPT_SUFFIXES = (".json", ".yaml", ".yml")
-
-
-@dataclass(frozen=True, slots=True)
-class JobEnv:
-    """What a job may use: who runs it (the submitter), where, and the services it needs."""
-
-    principal: Principal
-    project: str
-    prompts: PromptService
-    settings: Settings
-    local: bool  # the job runs in the submitter's own process (embedded), not on a server
-
-
-@dataclass(frozen=True, slots=True)
-class JobKind:
-    name: str
-    summary: str
-    check: Callable[[dict[str, Any], JobEnv], dict[str, Any]]
-    build: Callable[[JobEnv], JobFunction]
 
 
 class PromptImportError(InvalidError):
@@ -151,3 +129,5 @@ PROMPT_IMPORT = JobKind(
 )
 
 KINDS: dict[str, JobKind] = {k.name: k for k in (PROMPT_IMPORT,)}
+
+__all__ = ["KINDS", "PROMPT_IMPORT", "JobEnv", "JobKind", "PromptImportError"]

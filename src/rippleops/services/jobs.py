@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,11 +25,13 @@ from rippleops.services import audit
 from rippleops.services.access import AccessService, ProjectRef
 from rippleops.services.job_kinds import KINDS, JobEnv, JobKind
 from rippleops.services.job_runs import JobRun, append_log, job_record
-from rippleops.services.prompts import PromptService
 from rippleops.settings import Settings
 from rippleops.store.db import Database
 from rippleops.store.models import Job, JobLog, Project
 from rippleops.store.models.base import utcnow
+
+if TYPE_CHECKING:  # jobs get the whole services object (built around this one) through JobEnv
+    from rippleops.services import Services
 
 MAX_LIST = 500
 MAX_LOG_PAGE = 5000
@@ -42,14 +44,14 @@ class JobService:
         db: Database,
         access: AccessService,
         settings: Settings,
-        prompts: PromptService,
+        services: Services,
         executor: Executor,
         kinds: Mapping[str, JobKind] = KINDS,
     ) -> None:
         self.db = db
         self.access = access
         self.settings = settings
-        self.prompts = prompts
+        self.services = services
         self.executor = executor
         self.kinds = kinds
         self._runs: dict[int, JobRun] = {}  # jobs submitted by this process and not finished
@@ -101,7 +103,7 @@ class JobService:
         return found
 
     def _env(self, principal: Principal, project: str) -> JobEnv:
-        return JobEnv(principal, project, self.prompts, self.settings, self.executor.local)
+        return JobEnv(principal, project, self.services, self.settings, self.executor.local)
 
     def _create(
         self,
