@@ -1,7 +1,11 @@
 """The ONNX MiniLM embedder: texts/s at batch 64 on ~2,000 varied support-desk sentences,
 p50/p95 latency of one short text, and resident memory after loading and after the run.
 
-    .venv/bin/python benchmarks/embed.py [N_TEXTS] [THREADS]
+    .venv/bin/python benchmarks/embed.py [N_TEXTS] [THREADS] [DATABASE_URL]
+
+Then the same texts through ``services.embedders.embed`` (the embedding cache on the home's
+SQLite, or on DATABASE_URL's PostgreSQL) in calls of 64: cold (every text embedded and
+stored) and warm (every text read from the cache).
 
 Needs the embed extra (pip install -e '.[embed]'). Offline: HF_HUB_OFFLINE=1 is set.
 """
@@ -81,7 +85,7 @@ def rss_mib() -> str:
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-    threads = int(sys.argv[2]) if len(sys.argv) > 2 else None
+    threads = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2] else None
     texts = sentences(n)
     print(f"python + imports                                   RSS {rss_mib()}")
 
@@ -112,6 +116,39 @@ def main() -> None:
         f"   mean {statistics.mean(samples) * 1e3:6.2f} ms"
     )
     print(f"threads={threads or 'default'}  cpus={os.cpu_count()}  load average {os.getloadavg()[0]:.1f}")
+    through_the_service(texts, sys.argv[3] if len(sys.argv) > 3 else None)
+
+
+def through_the_service(texts: list[str], database_url: str | None) -> None:
+    """Cold and warm texts/s of ``services.embedders.embed`` in calls of 64 texts."""
+    sys.path.insert(0, os.path.dirname(__file__))
+    from _common import fresh_home
+
+    from rippleops.services import Services
+
+    texts = [f"{text} Ticket {i}." for i, text in enumerate(texts)]  # distinct: a cold run embeds every one
+    settings = fresh_home(database_url)
+    services = Services(settings)
+    admin = services.access.authenticate(settings.token_file.read_text().strip())
+    services.embedders.create(admin, "default", "minilm", {"provider": "minilm"})
+    where = "PostgreSQL" if database_url else "SQLite"
+    _, direct = services.embedders.embedder(admin, "default", "minilm")
+    started = time.perf_counter()
+    for start in range(0, len(texts), 64):
+        direct.embed([f"{t} (direct)" for t in texts[start : start + 64]], batch_size=64)
+    elapsed = time.perf_counter() - started
+    print(f"the embedder itself, no cache, calls of 64       {len(texts) / elapsed:9.1f} texts/s   (the same texts)")
+    for run in ("cold", "warm"):
+        started = time.perf_counter()
+        for start in range(0, len(texts), 64):
+            services.embedders.embed(admin, "default", "minilm", texts[start : start + 64])
+        elapsed = time.perf_counter() - started
+        stats = services.embedding_cache.stats
+        print(
+            f"service embed, cache {run} ({where}), calls of 64   {len(texts) / elapsed:9.1f} texts/s"
+            f"   (model calls so far {stats.model_calls}, hits {stats.hits})"
+        )
+    services.close()
 
 
 if __name__ == "__main__":

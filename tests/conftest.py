@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from rippleops.services import initialise
 from rippleops.settings import Settings, get_settings
+from support import LlamaServer
 
 PG_URL = os.environ.get("RIPPLE_TEST_POSTGRES_URL")
 PG_SKIP = "PostgreSQL tests need RIPPLE_TEST_POSTGRES_URL=postgresql://postgres@127.0.0.1:5432/test"
@@ -82,3 +83,13 @@ def sqlite_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings
     s = get_settings()
     initialise(s, "alice")
     return s
+
+
+@pytest.fixture(scope="session")
+def keyed_llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """A real ``llama_cpp.server`` serving the shipped SmolLM2 that wants an API key, started
+    on first use and shared by the session: (its /v1 URL, the key)."""
+    key = f"sk-test-{uuid.uuid4().hex}"
+    server = LlamaServer(tmp_path_factory.mktemp("llama-keyed") / "server.log", api_key=key)
+    yield server.url, key
+    server.stop()

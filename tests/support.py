@@ -11,10 +11,12 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
 
+from rippleops.runtime.providers.llm.local import shipped_model_path
 from rippleops.server import create_app
 from rippleops.settings import Settings
 
@@ -97,3 +99,58 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
+
+
+def start_app(app: Any) -> RunningServer:
+    """Any ASGI app (a stand-in for a third-party server: a slow or broken endpoint) under
+    uvicorn on a free loopback port, in a daemon thread."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return RunningServer(f"http://127.0.0.1:{port}", server, thread)
+
+
+class LlamaServer:
+    """``python -m llama_cpp.server`` serving the shipped SmolLM2 GGUF on a free loopback
+    port (a real OpenAI-compatible server); ``url`` is its ``/v1`` base. With ``api_key`` it
+    refuses requests without that bearer token."""
+
+    def __init__(self, log: Path, *, api_key: str | None = None, alias: str = "smollm2", n_ctx: int = 2048) -> None:
+        port = free_port()
+        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(shipped_model_path())]
+        command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx), "--model_alias", alias]
+        if api_key:
+            command += ["--api_key", api_key]
+        self.log = log
+        with log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"}
+            )
+        self.url = f"http://127.0.0.1:{port}/v1"
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        deadline = time.monotonic() + 60
+        try:
+            while True:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(
+                        f"llama_cpp.server exited with {self.proc.returncode}: {log.read_text()[-2000:]}"
+                    )
+                try:
+                    if httpx.get(f"{self.url}/models", headers=headers, timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"llama_cpp.server not up after 60 s: {log.read_text()[-2000:]}")
+                time.sleep(0.1)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=10)

@@ -11,15 +11,23 @@ variable                      meaning
 ``RIPPLE_DATABASE_URL``       SQLAlchemy URL; default SQLite ``$RIPPLE_HOME/ripple.db``
 ``RIPPLE_BLOB_URL``           fsspec URL of the blob store; default ``$RIPPLE_HOME/blobs``
 ``RIPPLE_BLOB_OPTIONS``       JSON of fsspec storage options (endpoint_url, key, secret ...)
+``RIPPLE_VECTOR_URL``         vector store: a folder or ``s3://`` URL (LanceDB) or a
+                              ``postgresql://`` URL (pgvector); default
+                              ``$RIPPLE_HOME/vectors`` (LanceDB)
+``RIPPLE_VECTOR_OPTIONS``     JSON of LanceDB storage options for object storage
+                              (aws_endpoint, aws_access_key_id, allow_http ...)
 ``RIPPLE_SERVER_URL``         when set, the CLI and ``Client()`` talk to this server
 ``RIPPLE_TOKEN``              API token for the server; embedded mode reads the home's
 ``RIPPLE_PROJECT``            project to work in (``default``)
 ``RIPPLE_AUTH``               ``auto`` (required off loopback) or ``required``
 ``RIPPLE_SECRET_KEY``         Fernet key for secrets; default a 0600 file in the home
 ``RIPPLE_MAX_PAYLOAD_BYTES``  largest request body / prompt file accepted (1 MiB)
+``RIPPLE_MAX_UPLOAD_BYTES``   largest dataset file a server accepts as an upload (2 GiB)
 ``RIPPLE_FAULTS``             comma-separated fault points to trigger (tests only)
 ``RIPPLE_PROMPT_CACHE_TTL``   seconds a fetched prompt is fresh in the SDK cache (60)
 ``RIPPLE_JOB_WORKERS``        worker threads of the server's job pool (2)
+``RIPPLE_LLM_THREADS``        CPU threads of each local model (default: the CPUs this
+                              process may use, at most 4; 1 is faster on a busy machine)
 ``RIPPLE_IMPORT_ROOTS``       folders a server may import files from, separated by
                               ``:`` (none: a server refuses ``prompt.import``; the
                               embedded CLI and SDK read any folder the user can)
@@ -28,8 +36,12 @@ variable                      meaning
 Fault points (``RIPPLE_FAULTS``), off by default, kill the process with SIGKILL at a
 named moment so tests can prove nothing half-written survives:
 ``version.before_commit`` (inside the transaction that registers a version),
-``blob.before_rename`` (after a blob's temp file is written, before it is renamed) and
-``job.after_progress`` (after a running job's first progress write is committed).
+``blob.before_rename`` (after a blob's temp file is written, before it is renamed),
+``job.after_progress`` (after a running job's first progress write is committed) and
+``index.after_embed_batch`` (in an index build, after its first batch of chunks is embedded
+and before the vector table is written) and ``vector.before_complete`` (in a vector store's
+``create_table``, after the rows and indexes are written, before the table is marked complete
+(LanceDB) or its transaction commits (pgvector)).
 """
 
 from __future__ import annotations
@@ -51,6 +63,7 @@ from pydantic_settings import (
 DEFAULT_HOME = Path("~/.ripple")
 DEFAULT_PROJECT = "default"
 DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
+DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024**3
 DEFAULT_PROMPT_CACHE_TTL = 60.0
 DEFAULT_JOB_WORKERS = 2
 
@@ -69,15 +82,19 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="SQLAlchemy database URL")
     blob_url: str | None = Field(default=None, description="fsspec URL of the blob store")
     blob_options: dict[str, Any] = Field(default_factory=dict, description="fsspec storage options (JSON)")
+    vector_url: str | None = Field(default=None, description="vector store URL (folder, s3://, postgresql://)")
+    vector_options: dict[str, Any] = Field(default_factory=dict, description="vector storage options (JSON)")
     server_url: str | None = Field(default=None, description="Ripple server to talk to")
     token: str | None = Field(default=None, description="API token for the server")
     project: str = Field(default=DEFAULT_PROJECT, description="project to work in")
     auth: Literal["auto", "required"] = Field(default="auto", description="auth mode")
     secret_key: str | None = Field(default=None, description="Fernet key for secrets")
     max_payload_bytes: int = Field(default=DEFAULT_MAX_PAYLOAD_BYTES, gt=0)
+    max_upload_bytes: int = Field(default=DEFAULT_MAX_UPLOAD_BYTES, gt=0, description="largest dataset upload")
     faults: str = Field(default="", description="fault points to trigger, comma-separated")
     prompt_cache_ttl: float = Field(default=DEFAULT_PROMPT_CACHE_TTL, ge=0)
     job_workers: int = Field(default=DEFAULT_JOB_WORKERS, ge=1, le=64, description="server job pool size")
+    llm_threads: int | None = Field(default=None, ge=1, le=64, description="CPU threads of a local model")
     import_roots: str = Field(default="", description="folders a server may import from, ':'-separated")
 
     @classmethod
@@ -103,6 +120,10 @@ class Settings(BaseSettings):
     @property
     def resolved_blob_url(self) -> str:
         return self.blob_url or str(self.home_path / "blobs")
+
+    @property
+    def resolved_vector_url(self) -> str:
+        return self.vector_url or str(self.home_path / "vectors")
 
     @property
     def token_file(self) -> Path:

@@ -7,11 +7,8 @@ knows."""
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,14 +16,13 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from rippleops.errors import InvalidError, UnavailableError
 from rippleops.runtime.providers.llm import LLM, Generation, LocalGGUF, OpenAICompatibleLLM
 from rippleops.runtime.providers.llm.local import shipped_model_path
-from support import RunningServer, free_port
+from support import LlamaServer, start_app
 
 POEM = [{"role": "user", "content": "Write a long poem about the sea."}]
 SHORT = [{"role": "user", "content": "Reply with one word: yes or no. Is water wet?"}]
@@ -176,32 +172,9 @@ def test_closed_model_says_so() -> None:
 
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("llama-server") / "server.log"
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(shipped_model_path())]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--model_alias", "smollm2"]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"}
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"llama_cpp.server exited with {proc.returncode}: {log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/v1/models", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"llama_cpp.server not up after 60 s: {log.read_text()[-2000:]}")
-            time.sleep(0.1)
-        yield f"{url}/v1"
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
+    server = LlamaServer(tmp_path_factory.mktemp("llama-server") / "server.log")
+    yield server.url
+    server.stop()
 
 
 def _remote(base_url: str, **kwargs: Any) -> OpenAICompatibleLLM:
@@ -337,14 +310,7 @@ def _faulty_app() -> FastAPI:
 
 @pytest.fixture(scope="module")
 def faulty() -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(_faulty_app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    running = RunningServer(f"http://127.0.0.1:{port}", server, thread)
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
+    running = start_app(_faulty_app())
     yield running.url
     running.stop()
 

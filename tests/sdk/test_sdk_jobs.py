@@ -92,8 +92,8 @@ def test_a_failed_import_and_its_rerun(rp: Client, folder: Path) -> None:
 
 
 def test_errors(rp: Client, tmp_path: Path) -> None:
-    with pytest.raises(InvalidError, match=r"unknown job kind 'index\.build'"):
-        rp.jobs.submit("index.build", {})
+    with pytest.raises(InvalidError, match=r"unknown job kind 'index\.nope'"):
+        rp.jobs.submit("index.nope", {})
     with pytest.raises(NotFoundError, match="job 99 does not exist"):
         rp.jobs.get(99)
     with pytest.raises(InvalidError, match="unknown job state"):

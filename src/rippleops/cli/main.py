@@ -9,7 +9,23 @@ import sys
 import typer
 
 from rippleops import __version__
-from rippleops.cli import access, asset, audit, db, job, project, prompt, secret, server
+from rippleops.cli import (
+    access,
+    asset,
+    audit,
+    dataset,
+    db,
+    embedder,
+    index,
+    job,
+    model,
+    project,
+    prompt,
+    search,
+    secret,
+    server,
+    synth,
+)
 from rippleops.cli.common import GlobalOptions, RippleGroup, echo, settings
 from rippleops.domain.refs import validate_name
 from rippleops.errors import InvalidError
@@ -25,7 +41,13 @@ app = typer.Typer(
     "Start with: ripple init",
 )
 app.add_typer(prompt.app, name="prompt")
+app.add_typer(dataset.app, name="dataset")
+app.add_typer(model.app, name="model")
+app.add_typer(embedder.app, name="embedder")
 app.add_typer(asset.app, name="asset")
+app.add_typer(index.app, name="index")
+app.add_typer(search.app, name="search")
+app.add_typer(synth.app, name="synth")
 app.add_typer(job.app, name="job")
 app.add_typer(audit.app, name="audit")
 app.add_typer(access.users, name="user")

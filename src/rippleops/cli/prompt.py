@@ -25,11 +25,13 @@ from rippleops.cli.common import (
     when,
 )
 from rippleops.cli.job import report, run_and_follow
+from rippleops.cli.model import prompt_run
 from rippleops.domain.records import PromptRecord
 
 app = typer.Typer(no_args_is_help=True, help="Versioned prompt templates: create, label, show, diff, render.")
 
 Json = typer.Option(False, "--json", help=JSON_HELP)
+app.command("run")(prompt_run)  # defined with `ripple model run`, which it shares its options and output with
 
 
 @app.command()

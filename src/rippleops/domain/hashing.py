@@ -21,6 +21,19 @@ def content_hash(content: Any) -> str:
     return "sha256:" + hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
 
 
+def version_hash(content: dict[str, Any], recipe: dict[str, Any] | None = None, derived: tuple[str, ...] = ()) -> str:
+    """The hash that identifies a version: its content (and recipe, for derived assets),
+    leaving out the ``derived`` content keys — reports computed from the content (a dataset's
+    quality report), which must not make identical data a new version when the code that
+    computes them changes.
+
+    >>> version_hash({"blob": "x", "quality": {"rows": 1}}, derived=("quality",)) == version_hash({"blob": "x"})
+    True
+    """
+    hashed = {k: v for k, v in content.items() if k not in derived} if derived else content
+    return content_hash({"content": hashed, "recipe": recipe} if recipe else hashed)
+
+
 def chain_hash(prev_hash: str, event: dict[str, Any]) -> str:
     """Hash of one audit event linked to the previous event's hash."""
     return hashlib.sha256((prev_hash + "\n" + canonical_json(event)).encode("utf-8")).hexdigest()

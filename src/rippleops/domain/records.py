@@ -219,7 +219,106 @@ class JobLogRecord(Record):
 JobWatcher = Callable[[JobRecord, list[JobLogRecord]], None]
 
 
+class TokenUsage(Record):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    # False when the provider sent no counts (llama.cpp's server in streams): tokens and cost are then 0
+    reported: bool = True
+
+
+class Cost(Record):
+    """What one call cost, from the model version's prices (per million tokens)."""
+
+    input: float = 0.0
+    output: float = 0.0
+    total: float = 0.0
+    currency: str = "USD"
+
+
+class GenerationRecord(Record):
+    """One model call: the text, why it ended, the exact versions used, tokens and cost."""
+
+    text: str
+    finish_reason: str  # stop (end of turn or a stop sequence; not in text) | length (max_tokens)
+    model: str  # the exact model version, e.g. model/local-smollm:1
+    prompt: str | None = None  # the exact prompt version of a prompt run, e.g. prompt/answer:2
+    params: dict[str, Any] = Field(default_factory=dict)  # the decoding parameters in effect
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+    cost: Cost = Field(default_factory=Cost)
+    latency_s: float = 0.0  # from the call to the last token
+    time_to_first_token_s: float | None = None  # streams only
+
+
 def prompt_etag(record: PromptRecord) -> str:
     """The HTTP ETag of a fetched prompt: changes when the version or its labels change (a
     label move keeps the hash, the description is metadata)."""
     return f'"{record.hash.removeprefix("sha256:")[:32]}-{",".join(record.labels)}"'
+
+
+# -- indexes and search (issue 4) ---------------------------------------------------------------
+
+
+class IndexRecord(_VersionFields):
+    """An index version: what it was built from (exact versions), where its vectors are, and
+    what it can filter on. The chunking parameters and columns are in ``recipe``."""
+
+    dataset: str  # the exact dataset version, e.g. dataset/docs:3
+    dataset_hash: str
+    embedder: str  # the exact embedder version, e.g. embedder/minilm:1
+    embedder_hash: str
+    table: str  # the vector-store table holding this version's chunks
+    dimension: int
+    chunks: int
+    documents: int
+    fields: dict[str, str] = Field(default_factory=dict)  # filterable key -> Arrow type name
+
+
+class SearchHitRecord(Record):
+    """One result: the chunk, its score, and where it sits in its document."""
+
+    rank: int  # 1 = best
+    id: str  # the chunk id (a content hash)
+    score: float  # cosine similarity (vector), BM25 relevance (bm25) or the fused RRF score (hybrid)
+    doc_id: str
+    text: str
+    start: int  # character offsets of the chunk in the document's text
+    end: int
+    heading: list[str] = Field(default_factory=list)  # heading path above the chunk
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    ranks: dict[str, int] = Field(default_factory=dict)  # hybrid: rank in each fused list (vector, bm25)
+    scores: dict[str, float] = Field(default_factory=dict)  # hybrid: score in each fused list
+
+
+class SearchResultRecord(Record):
+    index: str  # the exact index version searched
+    query: str
+    mode: str  # vector, bm25 or hybrid
+    k: int
+    filters: dict[str, Any] = Field(default_factory=dict)
+    rrf_k: int | None = None  # hybrid only
+    hits: list[SearchHitRecord] = Field(default_factory=list)
+    took_ms: float = 0.0
+
+
+class RetrievalEvalRecord(Record):
+    """Retrieval metrics of an index over a queries + judgements dataset, per search mode."""
+
+    index: str
+    queries: str  # the exact dataset version of the judgements
+    level: str = "document"  # relevance is judged per doc_id
+    k: int
+    ks: list[int]
+    query_count: int
+    judgement_count: int
+    modes: dict[str, dict[str, Any]] = Field(default_factory=dict)  # mode -> {mean, per_query, took_s, ...}
+
+
+class EmbeddingRecord(Record):
+    """The vectors of one embed call: one row of ``dimension`` floats per text, in order."""
+
+    ref: str  # the exact embedder version, e.g. embedder/minilm:1
+    dimension: int
+    vectors: list[list[float]] = Field(default_factory=list)
+    cached: int = 0  # texts read from the embedding cache
+    embedded: int = 0  # texts the model embedded (repeats within a call count once)

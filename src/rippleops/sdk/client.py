@@ -10,10 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from rippleops.domain.records import SearchResultRecord
 from rippleops.domain.refs import validate_name
 from rippleops.sdk.collections import Assets, Audit, Projects, Roles, Secrets, Tokens, Users
+from rippleops.sdk.datasets import Datasets
+from rippleops.sdk.embedders import Embedders
+from rippleops.sdk.indexes import Indexes
 from rippleops.sdk.jobs import Jobs
+from rippleops.sdk.models import Models
 from rippleops.sdk.prompts import Prompts
+from rippleops.sdk.synth import Synth
 from rippleops.sdk.transport import Transport
 from rippleops.settings import Settings, get_settings
 
@@ -23,7 +29,7 @@ class Client:
     embedded home (``$RIPPLE_HOME``); with one, over HTTP with ``token``.
 
     Collections: ``prompts``, ``assets``, ``jobs``, ``audit``, ``projects``, ``users``,
-    ``tokens``, ``roles``, ``secrets``. Every call takes ``project=`` to leave the client's project.
+    ``tokens``, ``roles``, ``secrets``, ``models``, ``indexes`` (and ``rp.search(...)``), ``datasets``, ``embedders``, ``synth``. Every call takes ``project=`` to leave the client's project.
     """
 
     def __init__(
@@ -59,6 +65,11 @@ class Client:
         self.roles = Roles(self)
         self.secrets = Secrets(self)
         self.jobs = Jobs(self)
+        self.datasets = Datasets(self)
+        self.embedders = Embedders(self)
+        self.models = Models(self)
+        self.indexes = Indexes(self)
+        self.synth = Synth(self)
 
     @property
     def is_remote(self) -> bool:
@@ -66,6 +77,10 @@ class Client:
 
     def project_of(self, project: str | None) -> str:
         return self.project if project is None else validate_name(project, "project name")
+
+    def search(self, index: str, query: str, **kwargs: Any) -> SearchResultRecord:
+        """Shortcut for ``rp.indexes.search``: ``rp.search("index/docs", "how do I roll back?", k=5)``."""
+        return self.indexes.search(index, query, **kwargs)
 
     def lineage(self, ref: str, *, direction: str = "both", depth: int = 50, project: str | None = None) -> Any:
         """Shortcut for ``rp.assets.lineage``."""

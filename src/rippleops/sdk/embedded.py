@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from rippleops.domain.generation import GenerationStream
 from rippleops.domain.prompts import parse_spec
 from rippleops.domain.records import (
     AssetRecord,
     AuditEventRecord,
     AuditVerifyRecord,
+    EmbeddingRecord,
+    GenerationRecord,
+    IndexRecord,
     JobLogRecord,
     JobRecord,
     JobWatcher,
@@ -20,18 +24,21 @@ from rippleops.domain.records import (
     Page,
     ProjectRecord,
     PromptRecord,
+    RetrievalEvalRecord,
+    SearchResultRecord,
     SecretRecord,
     TokenRecord,
     UserRecord,
     VersionRecord,
 )
 from rippleops.errors import UnauthenticatedError
+from rippleops.sdk.dataset_transport import EmbeddedDatasets
 from rippleops.sdk.transport import NOT_MODIFIED, NotModified, Transport, prompt_etag
 from rippleops.services import Services
 from rippleops.settings import Settings
 
 
-class EmbeddedTransport(Transport):
+class EmbeddedTransport(EmbeddedDatasets, Transport):
     """Acts as the user whose token is given, or whose token ``ripple init`` left in the home."""
 
     def __init__(self, settings: Settings, token: str | None = None) -> None:
@@ -197,6 +204,57 @@ class EmbeddedTransport(Transport):
 
     def rerun_job(self, project: str, job_id: int, *, watch: JobWatcher | None = None) -> JobRecord:
         return self.services.jobs.rerun(self.principal, project, job_id, watch=watch)
+
+    # models and prompt runs
+    def create_model(self, project: str, name: str, spec: dict[str, Any]) -> VersionRecord:
+        return self.services.models.create(self.principal, project, name, spec)
+
+    def get_model(self, project: str, ref: str) -> VersionRecord:
+        return self.services.models.get(self.principal, project, ref)
+
+    def generate(
+        self, project: str, ref: str, messages: str | list[dict[str, Any]], params: dict[str, Any]
+    ) -> GenerationRecord:
+        return self.services.models.generate_with(self.principal, project, ref, messages, params)
+
+    def stream_generation(
+        self, project: str, ref: str, messages: str | list[dict[str, Any]], params: dict[str, Any]
+    ) -> GenerationStream:
+        return self.services.models.stream_with(self.principal, project, ref, messages, params)
+
+    def run_prompt(
+        self, project: str, ref: str, values: dict[str, Any], model: str | None, params: dict[str, Any]
+    ) -> GenerationRecord:
+        return self.services.prompt_runs.run_with(self.principal, project, ref, values, model, params)
+
+    def stream_prompt_run(
+        self, project: str, ref: str, values: dict[str, Any], model: str | None, params: dict[str, Any]
+    ) -> GenerationStream:
+        return self.services.prompt_runs.stream_with(self.principal, project, ref, values, model, params)
+
+    # embedders
+    def create_embedder(self, project: str, name: str, spec: dict[str, Any]) -> VersionRecord:
+        return self.services.embedders.create(self.principal, project, name, spec)
+
+    def embed_texts(self, project: str, ref: str, texts: list[str]) -> EmbeddingRecord:
+        return self.services.embedders.embed_record(self.principal, project, ref, texts)
+
+    # indexes and search
+    def get_index(self, project: str, ref: str) -> IndexRecord:
+        return self.services.indexes.get(self.principal, project, ref)
+
+    def search_index(
+        self, project: str, ref: str, query: str, *, k: int, mode: str, filters: dict[str, Any], rrf_k: int
+    ) -> SearchResultRecord:
+        return self.services.search.search(
+            self.principal, project, ref, query, k=k, mode=mode, filters=filters, rrf_k=rrf_k
+        )
+
+    def evaluate_index(
+        self, project: str, ref: str, queries: str, *, k: int, modes: list[str], rrf_k: int
+    ) -> RetrievalEvalRecord:
+        kwargs: dict[str, Any] = {"modes": modes} if modes else {}
+        return self.services.search.evaluate(self.principal, project, ref, queries, k=k, rrf_k=rrf_k, **kwargs)
 
 
 def _read_token_file(settings: Settings) -> str:

@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rippleops.domain import templating
+from rippleops.domain.generation import GenerationStream
 from rippleops.domain.prompts import PromptSpec, parse_spec_bytes
-from rippleops.domain.records import LabelEventRecord, LabelRecord, PromptRecord, VersionRecord
+from rippleops.domain.records import GenerationRecord, LabelEventRecord, LabelRecord, PromptRecord, VersionRecord
 from rippleops.domain.refs import make_ref
 from rippleops.errors import InvalidError, UnavailableError
 from rippleops.sdk.transport import NotModified, Transport, prompt_etag
@@ -41,11 +42,12 @@ class Prompt:
     'Answer briefly: What is Ripple?'
     """
 
-    __slots__ = ("is_fallback", "record")
+    __slots__ = ("_prompts", "is_fallback", "record")
 
-    def __init__(self, record: PromptRecord, *, is_fallback: bool = False) -> None:
+    def __init__(self, record: PromptRecord, *, is_fallback: bool = False, prompts: Prompts | None = None) -> None:
         self.record = record
         self.is_fallback = is_fallback
+        self._prompts = prompts  # the collection it came from, to run it
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.record, name)
@@ -63,6 +65,29 @@ class Prompt:
             values=values,
             includes=self.record.includes,
         )
+
+    def run(self, *, model: str | None = None, params: dict[str, Any] | None = None, **values: Any) -> GenerationRecord:
+        """Render this exact version with ``values`` and generate with the model it names
+        (or ``model``); ``params`` override the prompt's. The record names the prompt and
+        model versions used, the usage and the cost. (Variables named ``model`` or ``params``
+        go through ``rp.prompts.run(name, {...})``, which takes them as a dict.)
+
+        >>> rp.prompts.get("answer@production").run(question="What is Ripple?").text   # doctest: +SKIP
+        >>> rp.prompts.get("answer").run(question="Hi", params={"max_tokens": 16})       # doctest: +SKIP
+        """
+        return self._runner().run(self.record.ref, values, model=model, project=self.record.project, **(params or {}))
+
+    def stream(
+        self, *, model: str | None = None, params: dict[str, Any] | None = None, **values: Any
+    ) -> GenerationStream:
+        """Like :meth:`run`, as text deltas; ``.record`` holds the result once they end."""
+        runner = self._runner()
+        return runner.run_stream(self.record.ref, values, model=model, project=self.record.project, **(params or {}))
+
+    def _runner(self) -> Prompts:
+        if self.is_fallback or self._prompts is None:
+            raise InvalidError(f"{self.record.ref} is a fallback template, not a stored version; it cannot be run")
+        return self._prompts
 
     def to_dict(self) -> dict[str, Any]:
         return self.record.model_dump(mode="json")
@@ -123,7 +148,7 @@ class Prompts:
         ):
             if value is not None:
                 spec[key] = value
-        return Prompt(self._t.create_prompt(self._client.project_of(project), name, spec))
+        return Prompt(self._t.create_prompt(self._client.project_of(project), name, spec), prompts=self)
 
     def create_from_file(
         self, name: str, path: str | Path, *, message: str | None = None, project: str | None = None
@@ -133,7 +158,7 @@ class Prompts:
         data = spec.model_dump(exclude_none=True)
         if message is not None:
             data["message"] = message
-        return Prompt(self._t.create_prompt(self._client.project_of(project), name, data))
+        return Prompt(self._t.create_prompt(self._client.project_of(project), name, data), prompts=self)
 
     def get(
         self,
@@ -156,16 +181,16 @@ class Prompts:
         entry = self._cache.get(key)
         if entry is not None:
             if ttl > 0 and time.monotonic() - entry.fetched_at < ttl:
-                return Prompt(entry.record)
+                return Prompt(entry.record, prompts=self)
             if ttl > 0:  # stale: serve it now, revalidate in the background
                 self._refresh_in_background(key, entry)
-                return Prompt(entry.record)
+                return Prompt(entry.record, prompts=self)
         try:
-            return Prompt(self._fetch(key, entry))
+            return Prompt(self._fetch(key, entry), prompts=self)
         except UnavailableError as exc:
             if entry is not None:
                 self._warn_stale(key, entry, exc)
-                return Prompt(entry.record)
+                return Prompt(entry.record, prompts=self)
             if fallback is not None:
                 warnings.warn(f"{ref}: {exc.message}; using the fallback template", RuntimeWarning, stacklevel=2)
                 return Prompt(_fallback_record(ref, fallback), is_fallback=True)
@@ -222,6 +247,40 @@ class Prompts:
     ) -> str | list[dict[str, str]]:
         """Fetch (cached) and render in one call."""
         return self.get(name, label=label, version=version, project=project).render(**values)
+
+    def run(
+        self,
+        name: str,
+        values: dict[str, Any] | None = None,
+        *,
+        model: str | None = None,
+        label: str | None = None,
+        version: int | None = None,
+        project: str | None = None,
+        **params: Any,
+    ) -> GenerationRecord:
+        """Render and run the version ``name`` resolves to now (no cache), with the model it
+        names or ``model``; ``params`` (``max_tokens`` ...) override the prompt's.
+
+        >>> rp.prompts.run("answer@production", {"question": "Hi"}, max_tokens=32).text   # doctest: +SKIP
+        """
+        ref = make_ref(KIND, name, label=label, version=version).text
+        return self._t.run_prompt(self._client.project_of(project), ref, dict(values or {}), model, params)
+
+    def run_stream(
+        self,
+        name: str,
+        values: dict[str, Any] | None = None,
+        *,
+        model: str | None = None,
+        label: str | None = None,
+        version: int | None = None,
+        project: str | None = None,
+        **params: Any,
+    ) -> GenerationStream:
+        """:meth:`run` as text deltas; ``.record`` holds the result once they end."""
+        ref = make_ref(KIND, name, label=label, version=version).text
+        return self._t.stream_prompt_run(self._client.project_of(project), ref, dict(values or {}), model, params)
 
     def list(
         self, *, tag: str | None = None, label: str | None = None, project: str | None = None

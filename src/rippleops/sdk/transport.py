@@ -10,13 +10,18 @@ and never know which one they have; the same test suite runs against both.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from rippleops.domain.generation import GenerationStream
 from rippleops.domain.records import (
     AssetRecord,
     AuditEventRecord,
     AuditVerifyRecord,
+    EmbeddingRecord,
+    GenerationRecord,
+    IndexRecord,
     JobLogRecord,
     JobRecord,
     JobWatcher,
@@ -27,6 +32,8 @@ from rippleops.domain.records import (
     Page,
     ProjectRecord,
     PromptRecord,
+    RetrievalEvalRecord,
+    SearchResultRecord,
     SecretRecord,
     TokenRecord,
     UserRecord,
@@ -163,6 +170,69 @@ class Transport(ABC):
     def cancel_job(self, project: str, job_id: int) -> JobRecord: ...
     @abstractmethod
     def rerun_job(self, project: str, job_id: int, *, watch: JobWatcher | None = None) -> JobRecord: ...
+
+    # models and prompt runs (``messages``: a text, one user turn, or chat messages; a stream
+    # fails at the call when the model cannot start, and holds the record once exhausted)
+    @abstractmethod
+    def create_model(self, project: str, name: str, spec: dict[str, Any]) -> VersionRecord: ...
+    @abstractmethod
+    def get_model(self, project: str, ref: str) -> VersionRecord: ...
+    @abstractmethod
+    def generate(
+        self, project: str, ref: str, messages: str | list[dict[str, Any]], params: dict[str, Any]
+    ) -> GenerationRecord: ...
+    @abstractmethod
+    def stream_generation(
+        self, project: str, ref: str, messages: str | list[dict[str, Any]], params: dict[str, Any]
+    ) -> GenerationStream: ...
+    @abstractmethod
+    def run_prompt(
+        self, project: str, ref: str, values: dict[str, Any], model: str | None, params: dict[str, Any]
+    ) -> GenerationRecord: ...
+    @abstractmethod
+    def stream_prompt_run(
+        self, project: str, ref: str, values: dict[str, Any], model: str | None, params: dict[str, Any]
+    ) -> GenerationStream: ...
+
+    # embedders (get, list and labels are the generic version and asset calls)
+    @abstractmethod
+    def create_embedder(self, project: str, name: str, spec: dict[str, Any]) -> VersionRecord: ...
+    @abstractmethod
+    def embed_texts(self, project: str, ref: str, texts: list[str]) -> EmbeddingRecord: ...
+
+    # indexes and search (building one is a job: submit_job("index.build", ...))
+    @abstractmethod
+    def get_index(self, project: str, ref: str) -> IndexRecord: ...
+    @abstractmethod
+    def search_index(
+        self, project: str, ref: str, query: str, *, k: int, mode: str, filters: dict[str, Any], rrf_k: int
+    ) -> SearchResultRecord: ...
+    @abstractmethod
+    def evaluate_index(
+        self, project: str, ref: str, queries: str, *, k: int, modes: list[str], rrf_k: int
+    ) -> RetrievalEvalRecord: ...
+
+    # datasets (an import is a job reading a file or folder of this machine: the embedded
+    # transport submits it, the remote one uploads the file to the server, which runs it;
+    # batches are pyarrow RecordBatches)
+    @abstractmethod
+    def import_dataset(
+        self, project: str, path: str, params: dict[str, Any], *, watch: JobWatcher | None = None
+    ) -> JobRecord: ...
+    @abstractmethod
+    def dataset_head(self, project: str, ref: str, n: int) -> dict[str, Any]: ...
+    @abstractmethod
+    def diff_datasets(self, project: str, a: str, b: str, *, key: str | None, limit: int) -> dict[str, Any]: ...
+    @abstractmethod
+    def export_dataset(self, project: str, ref: str, out: str, fmt: str) -> dict[str, Any]: ...
+    @abstractmethod
+    def dataset_quality(self, project: str, ref: str) -> dict[str, Any]: ...
+    @abstractmethod
+    def dataset_bias(self, project: str, ref: str, *, group: str, outcome: str, positive: Any) -> dict[str, Any]: ...
+    @abstractmethod
+    def dataset_batches(
+        self, project: str, ref: str, *, columns: list[str] | None, batch_size: int
+    ) -> Iterator[Any]: ...
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -20,7 +20,7 @@ from rippleops.runtime.executor import LocalPoolExecutor
 from rippleops.server import errors
 from rippleops.server.errors import CatchAll, log
 from rippleops.server.middleware import BodyLimit, HTTPMetrics, Metrics
-from rippleops.server.routers import ROUTERS
+from rippleops.server.routers import ROUTERS, datasets
 from rippleops.server.schemas import Health
 from rippleops.services import Services
 from rippleops.settings import Settings, get_settings
@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None, auth_required: bool | None = No
     errors.install(app)
     # add_middleware puts each one outside the ones before it: Metrics sees every status,
     # the 500s of CatchAll and the 413s of BodyLimit included.
-    app.add_middleware(BodyLimit, max_bytes=settings.max_payload_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_payload_bytes, streamed=datasets.UPLOAD_PATH)
     app.add_middleware(CatchAll)
     app.add_middleware(Metrics, metrics=metrics)
 

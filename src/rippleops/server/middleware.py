@@ -5,6 +5,7 @@ Pure ASGI (not ``BaseHTTPMiddleware``) keeps the per-request cost to a few micro
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 
@@ -20,14 +21,18 @@ UNMATCHED = "unmatched"  # the route label of requests no route took (keeps labe
 
 class BodyLimit:
     """Refuse request bodies over ``max_bytes`` with a 413: at once when ``Content-Length``
-    says so, else by counting the streamed (chunked) bytes before the app sees any."""
+    says so, else by counting the streamed (chunked) bytes before the app sees any.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    Paths matching ``streamed`` (dataset uploads) pass through unbuffered: their route
+    streams the body to disk and enforces a limit of its own."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, streamed: re.Pattern[str] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.streamed = streamed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (self.streamed is not None and self.streamed.match(scope["path"])):
             await self.app(scope, receive, send)
             return
         length = _content_length(scope)

@@ -19,13 +19,18 @@ from rippleops.runtime.executor import Executor, InlineExecutor
 from rippleops.services.access import AccessService
 from rippleops.services.assets import AssetService
 from rippleops.services.audit import AuditService
+from rippleops.services.datasets import DatasetService
 from rippleops.services.embedders import EmbedderService
 from rippleops.services.embedding_cache import EmbeddingCache
+from rippleops.services.indexes import IndexService
 from rippleops.services.jobs import JobService
 from rippleops.services.labels import LabelService
 from rippleops.services.lineage import LineageService
+from rippleops.services.models import ModelService
 from rippleops.services.projects import ProjectService
+from rippleops.services.prompt_runs import PromptRunService
 from rippleops.services.prompts import PromptService
+from rippleops.services.search import SearchService
 from rippleops.services.secrets import SecretService
 from rippleops.settings import DEFAULT_PROJECT, Settings
 from rippleops.store.blobs import BlobStore, open_blob_store
@@ -54,10 +59,15 @@ class Services:
         self.lineage = LineageService(self.db, self.access)
         self.projects = ProjectService(self.db)
         self.prompts = PromptService(self.db, self.access, self.assets)
+        self.datasets = DatasetService(self.db, self.access, self.assets, settings, lambda: self.blobs)
         self.secrets = SecretService(self.db, self.access, settings.secret_key, settings.secret_key_file)
+        self.models = ModelService(self.db, self.access, self.assets, self.secrets, threads=settings.llm_threads)
+        self.prompt_runs = PromptRunService(self.prompts, self.models)
         self.embedding_cache = EmbeddingCache(self.db)
         self.embedders = EmbedderService(self.access, self.assets, self.secrets, self.embedding_cache)
         self.jobs = JobService(self.db, self.access, settings, self, executor or InlineExecutor())
+        self.indexes = IndexService(self)
+        self.search = SearchService(self)
         event.listen(self.db._write, "after_commit", self._after_commit)
 
     @cached_property

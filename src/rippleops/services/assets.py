@@ -15,7 +15,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from rippleops.domain.access import Action, Principal
-from rippleops.domain.hashing import canonical_json, content_hash
+from rippleops.domain.hashing import canonical_json, version_hash
 from rippleops.domain.records import AssetRecord, InputRecord, Page, VersionRecord
 from rippleops.domain.refs import LATEST, Ref, parse_ref, validate_kind, validate_name
 from rippleops.errors import InvalidError, NotFoundError, PayloadTooLargeError
@@ -203,9 +203,12 @@ class AssetService:
         recipe: dict[str, Any] | None = None,
         message: str = "",
         tags: Sequence[str] = (),
+        derived: Sequence[str] = (),
     ) -> VersionRecord:
         """Register ``content`` as the next version of ``kind/name``, or return the version
-        that already holds identical content (``created=False``, with a note)."""
+        that already holds identical content (``created=False``, with a note).
+
+        ``derived`` names content keys left out of the hash (reports computed from the rest)."""
         validate_kind(kind)
         validate_name(name, f"{kind} name")
         tags = _clean_tags(tags)
@@ -215,7 +218,7 @@ class AssetService:
                 f"{kind}/{name} content is {size} bytes; the limit is {self.settings.max_payload_bytes} "
                 "(RIPPLE_MAX_PAYLOAD_BYTES); keep large data in a dataset, not in the version"
             )
-        digest = content_hash({"content": content, "recipe": recipe} if recipe else content)
+        digest = version_hash(content, recipe, tuple(derived))
         parsed_inputs = [(parse_ref(i.ref), i) for i in inputs]
 
         def work(s: Session) -> VersionRecord:
@@ -243,12 +246,7 @@ class AssetService:
                 asset_id, latest, asset_tags, description = row
             existing = s.execute(queries.VERSION_BY_HASH, {"asset_id": asset_id, "hash": digest}).scalar_one_or_none()
             if existing is not None:
-                note = (
-                    f"identical to the latest version {existing}; nothing registered"
-                    if existing == latest
-                    else f"identical to version {existing} (latest is {latest}); nothing registered — "
-                    f"to roll back, move a label: `ripple {kind} label {name} LABEL {existing}`"
-                )
+                note = _identical_note(kind, name, existing, latest)
                 return self._record_of(s, proj, kind, name, created=False, note=note, number=existing)
             resolved = [(resolve(s, proj, ref), spec) for ref, spec in parsed_inputs]
             number = latest + 1
@@ -322,6 +320,34 @@ class AssetService:
     ) -> VersionRecord:
         r = resolve(s, proj, Ref(kind, name, version=number))
         return version_record(s, self.cache if cached else None, r, proj.name, **extra)
+
+    def find_identical(
+        self,
+        principal: Principal,
+        project: str,
+        kind: str,
+        name: str,
+        content: dict[str, Any],
+        *,
+        recipe: dict[str, Any] | None = None,
+        derived: Sequence[str] = (),
+    ) -> VersionRecord | None:
+        """The version that :meth:`register` would return for this content without
+        registering anything (``created=False``, with the same note), or ``None``: lets a
+        kind skip expensive derived work (reports) for content it already has."""
+        digest = version_hash(content, recipe, tuple(derived))
+        with self.db.reading() as s:
+            proj = self.access.authorize(s, principal, project, Action.READ)
+            asset = find_asset(s, proj.id, kind, name)
+            if asset is None:
+                return None
+            number = s.execute(queries.VERSION_BY_HASH, {"asset_id": asset.id, "hash": digest}).scalar_one_or_none()
+            if number is None:
+                return None
+            return self._record_of(
+                s, proj, kind, name, number=number, cached=True, created=False,
+                note=_identical_note(kind, name, number, asset.latest_version),
+            )  # fmt: skip
 
     def get(self, principal: Principal, project: str, ref: str | Ref, kind: str | None = None) -> VersionRecord:
         parsed = ref if isinstance(ref, Ref) else parse_ref(ref, kind)
@@ -416,6 +442,15 @@ class AssetService:
             return asset_record(a, project)
 
         return self.db.write(work)
+
+
+def _identical_note(kind: str, name: str, existing: int, latest: int) -> str:
+    if existing == latest:
+        return f"identical to the latest version {existing}; nothing registered"
+    return (
+        f"identical to version {existing} (latest is {latest}); nothing registered — "
+        f"to roll back, move a label: `ripple {kind} label {name} LABEL {existing}`"
+    )
 
 
 def _clean_tags(tags: Sequence[str]) -> list[str]:

@@ -5,12 +5,30 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from rippleops.server.routers import assets, audit, jobs, members, projects, prompts, secrets, users
+from rippleops.server.routers import (
+    assets,
+    audit,
+    datasets,
+    embedders,
+    indexes,
+    jobs,
+    members,
+    models,
+    projects,
+    prompts,
+    secrets,
+    users,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     prompts.router,
+    models.runs,
+    models.router,
     assets.router,
     jobs.router,
+    datasets.router,
+    embedders.router,
+    indexes.router,
     members.router,
     secrets.router,
     projects.router,

@@ -77,6 +77,14 @@ class BlobStore(ABC):
     def put_file(self, path: str | os.PathLike[str]) -> str:
         """Store the file at ``path``, streamed in chunks, and return its digest."""
 
+    def adopt_file(self, path: str | os.PathLike[str]) -> str:
+        """Store the file at ``path`` and remove it: a file written only to be stored (a
+        temp file) need not stay behind. Backends that can move it into place instead of
+        copying it (a local store on the same disk) do so. Returns the digest."""
+        digest = self.put_file(path)
+        os.unlink(path)
+        return digest
+
     @abstractmethod
     def open(self, digest: str) -> BinaryIO:
         """A readable binary file object over the blob; the caller closes it."""

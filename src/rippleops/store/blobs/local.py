@@ -8,6 +8,7 @@ blob at its final path. The fault point ``blob.before_rename`` fires between the
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import time
@@ -72,6 +73,40 @@ class LocalBlobStore(BlobStore):
             _sync(out)
             digest = f"{DIGEST_ALGORITHM}:{hasher.hexdigest()}"
             self._commit(temp, digest)
+        return digest
+
+    def adopt_file(self, path: str | os.PathLike[str]) -> str:
+        """Hash the file, then rename it onto the blob's path (one read, no copy); a file on
+        another disk than the store is copied as :meth:`put_file` does, then removed."""
+        source = Path(path)
+        hasher = hashlib.new(DIGEST_ALGORITHM)
+        try:
+            src = source.open("rb")
+        except FileNotFoundError:
+            raise NotFoundError(
+                f"cannot store {source}: no such file; check the path", details={"path": str(source)}
+            ) from None
+        with src:
+            while chunk := src.read(CHUNK_SIZE):
+                hasher.update(chunk)
+        digest = f"{DIGEST_ALGORITHM}:{hasher.hexdigest()}"
+        final = self.path(digest)
+        if final.is_file():
+            source.unlink()
+            return digest
+        with self._writing():
+            final.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                _fsync_path(source)
+                get_settings().fault("blob.before_rename")
+                os.replace(source, final)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                self.put_file(source)  # another disk: copy, hashing again as it goes
+                source.unlink()
+                return digest
+            _sync_dir(final.parent)
         return digest
 
     def open(self, digest: str) -> BinaryIO:
@@ -156,6 +191,15 @@ class LocalBlobStore(BlobStore):
 def _sync(out: BinaryIO) -> None:
     out.flush()
     os.fsync(out.fileno())
+
+
+def _fsync_path(path: Path) -> None:
+    """Make a file written by someone else (a Parquet writer) durable before it is renamed."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _sync_dir(folder: Path) -> None:

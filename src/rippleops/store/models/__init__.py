@@ -4,6 +4,7 @@ from rippleops.store.models.access import Membership, Token, User
 from rippleops.store.models.assets import Asset, Label, LabelEvent, Project, Version, VersionInput
 from rippleops.store.models.audit import AuditEvent, Meta
 from rippleops.store.models.base import Base
+from rippleops.store.models.embeddings import EmbeddingCacheEntry
 from rippleops.store.models.jobs import Job, JobLog
 from rippleops.store.models.secrets import Secret
 
@@ -11,6 +12,7 @@ __all__ = [
     "Asset",
     "AuditEvent",
     "Base",
+    "EmbeddingCacheEntry",
     "Job",
     "JobLog",
     "Label",

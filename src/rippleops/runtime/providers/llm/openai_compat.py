@@ -100,8 +100,12 @@ class OpenAICompatibleLLM(LLM):
         top_p: float = 1.0,
         stop: list[str] | None = None,
         seed: int | None = None,
+        json_schema: Mapping[str, Any] | None = None,
     ) -> Generation:
+        """``json_schema``: sent as ``response_format: {type: json_object, schema: ...}`` (what
+        llama.cpp's server and others take to constrain the reply to JSON fitting the schema)."""
         payload = self._payload(messages, check_sampling(max_tokens, temperature, top_p, stop, seed), stream=False)
+        _set_response_format(payload, json_schema)
         started = time.perf_counter()
         body = self._http.json(self._http.post(payload))
         if not isinstance(body, dict):
@@ -125,10 +129,12 @@ class OpenAICompatibleLLM(LLM):
         top_p: float = 1.0,
         stop: list[str] | None = None,
         seed: int | None = None,
+        json_schema: Mapping[str, Any] | None = None,
     ) -> StreamResult:
         """Deltas from the server's SSE stream. Usage comes from the stream's last chunk when the
         server sends one (``stream_options.include_usage``); otherwise the counts are 0."""
         payload = self._payload(messages, check_sampling(max_tokens, temperature, top_p, stop, seed), stream=True)
+        _set_response_format(payload, json_schema)
         payload["stream_options"] = {"include_usage": True}
         started = time.perf_counter()
         state: dict[str, Any] = {"finish_reason": "length", "usage": (0, 0), "model": self._model}
@@ -198,6 +204,16 @@ class OpenAICompatibleLLM(LLM):
             ) from err
         finally:
             response.close()
+
+
+def _set_response_format(payload: dict[str, Any], schema: Mapping[str, Any] | None) -> None:
+    """The request field for constrained JSON (added for synthetic data). A ``response_format``
+    in the model's ``extra_body`` (OpenAI's ``json_schema`` form, say) is kept as it is."""
+    if schema is None:
+        return
+    if not isinstance(schema, Mapping):
+        raise InvalidError(f"json_schema must be a JSON schema object, not {type(schema).__name__}")
+    payload.setdefault("response_format", {"type": "json_object", "schema": dict(schema)})
 
 
 def _parse_completion(body: dict[str, Any], url: str) -> tuple[str, FinishReason, tuple[int, int]]:
