@@ -24,6 +24,18 @@ step ripple prompt list
 step ripple asset list
 step ripple asset show prompt/answer
 step ripple lineage prompt/system:1
+# data, models and knowledge: the repo's own docs (Apache-2.0) -> dataset -> index -> RAG answer
+step ripple dataset add ripple-docs ../docs --license Apache-2.0 -m "the repo's docs"
+step ripple dataset show ripple-docs
+step ripple embedder add minilm
+step ripple index create ripple-docs --dataset dataset/ripple-docs@latest --embedder embedder/minilm --chunk-size 800 --overlap 100
+step ripple search index/ripple-docs "How do I roll back a prompt?" -k 3
+step ripple model add local-smollm --provider local
+step ripple model label local-smollm production 1
+step ripple prompt create rag --file rag.yaml
+step ripple prompt label rag production 1
+step python ask.py "How do I roll back a prompt to an earlier version?"
+step ripple lineage index/ripple-docs:1
 step ripple audit log --since 1h
 step ripple audit verify
 printf '\nThe home is %s; start the server on it with: ripple server start --port 8750\n' "$RIPPLE_HOME"
