@@ -12,22 +12,18 @@ One keep-alive :class:`httpx.Client` per transport; the token goes in
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, TypeVar
-from urllib.parse import quote
 from urllib.request import getproxies
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
-from rippleops.domain.generation import GenerationStream, parse_sse, primed
 from rippleops.domain.records import (
     AssetRecord,
     AuditEventRecord,
     AuditVerifyRecord,
     EmbeddingRecord,
-    GenerationRecord,
     IndexRecord,
     JobLogRecord,
     JobRecord,
@@ -46,9 +42,13 @@ from rippleops.domain.records import (
     UserRecord,
     VersionRecord,
 )
-from rippleops.domain.refs import Ref, parse_ref
-from rippleops.errors import InvalidError, RippleError, UnavailableError, error_from_dict
+from rippleops.domain.refs import parse_ref
+from rippleops.errors import InvalidError, UnavailableError
+from rippleops.sdk._http import error_of as _error
+from rippleops.sdk._http import quote_part as _q
+from rippleops.sdk._http import ref_segment as _ref_segment
 from rippleops.sdk.dataset_transport import RemoteDatasets
+from rippleops.sdk.model_transport import RemoteModels
 from rippleops.sdk.transport import NOT_MODIFIED, NotModified, Transport
 
 API = "/api/v1"
@@ -73,20 +73,6 @@ _JOBS = TypeAdapter(list[JobRecord])
 _JOB_LOGS = TypeAdapter(list[JobLogRecord])
 
 
-def _q(part: str) -> str:
-    return quote(part, safe="")
-
-
-def _ref_segment(ref: Ref) -> str:
-    """``answer@production`` / ``answer:2`` / ``answer``: a reference as one path segment."""
-    text = ref.name
-    if ref.version is not None:
-        text += f":{ref.version}"
-    elif ref.label is not None:
-        text += f"@{ref.label}"
-    return quote(text, safe="@:")
-
-
 def _asset_path(asset: str) -> str:
     """``prompt/answer`` -> ``prompt/answer`` with each part quoted; a version or label is
     kept, so the server answers exactly as the services do for it."""
@@ -98,7 +84,7 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-class RemoteTransport(RemoteDatasets, Transport):
+class RemoteTransport(RemoteModels, RemoteDatasets, Transport):
     """Every operation as one HTTP request to a Ripple server.
 
     ``client`` may be given to run over another httpx client (for example FastAPI's
@@ -406,107 +392,3 @@ class RemoteTransport(RemoteDatasets, Transport):
     ) -> RetrievalEvalRecord:
         body = {"queries": queries, "k": k, "modes": modes, "rrf_k": rrf_k}
         return self._record(RetrievalEvalRecord, "POST", self._index_path(project, ref) + "/eval", body=body)
-
-    # -- models and prompt runs ----------------------------------------------------------------
-
-    def create_model(self, project: str, name: str, spec: dict[str, Any]) -> VersionRecord:
-        return self._record(VersionRecord, "POST", f"{self._p(project)}/models/{_q(name)}", body=spec)
-
-    def get_model(self, project: str, ref: str) -> VersionRecord:
-        path = f"{self._p(project)}/models/{_ref_segment(parse_ref(ref, MODEL))}"
-        return self._record(VersionRecord, "GET", path)
-
-    def generate(
-        self, project: str, ref: str, messages: str | list[dict[str, Any]], params: dict[str, Any]
-    ) -> GenerationRecord:
-        body = {"messages": messages, "params": params}
-        response = self._generation(self._model_path(project, ref), body, stream=False)
-        return GenerationRecord.model_validate_json(response.content)
-
-    def stream_generation(
-        self, project: str, ref: str, messages: str | list[dict[str, Any]], params: dict[str, Any]
-    ) -> GenerationStream:
-        body = {"messages": messages, "params": params, "stream": True}
-        return self._events(self._generation(self._model_path(project, ref), body, stream=True))
-
-    def run_prompt(
-        self, project: str, ref: str, values: dict[str, Any], model: str | None, params: dict[str, Any]
-    ) -> GenerationRecord:
-        body = {"variables": values, "model": model, "params": params}
-        response = self._generation(self._run_path(project, ref), body, stream=False)
-        return GenerationRecord.model_validate_json(response.content)
-
-    def stream_prompt_run(
-        self, project: str, ref: str, values: dict[str, Any], model: str | None, params: dict[str, Any]
-    ) -> GenerationStream:
-        body = {"variables": values, "model": model, "params": params, "stream": True}
-        return self._events(self._generation(self._run_path(project, ref), body, stream=True))
-
-    def _model_path(self, project: str, ref: str) -> str:
-        return f"{self._p(project)}/models/{_ref_segment(parse_ref(ref, MODEL))}/generate"
-
-    def _run_path(self, project: str, ref: str) -> str:
-        return f"{self._p(project)}/prompts/{_ref_segment(parse_ref(ref, PROMPT))}/run"
-
-    def _generation(self, path: str, body: dict[str, Any], *, stream: bool) -> httpx.Response:
-        """POST a generation: with a long read timeout (the model takes its time); a
-        stream's body is left open for :meth:`_events`."""
-        try:
-            content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-        except (TypeError, ValueError) as exc:
-            raise InvalidError(f"the request cannot be sent to the server as JSON: {exc}") from None
-        timeout = {**self._extensions["timeout"], "read": GENERATION_TIMEOUT}
-        headers = {**self._headers, "Content-Type": "application/json"}
-        if stream:
-            headers["Accept"] = "text/event-stream"
-        request = httpx.Request(
-            "POST", self._url(path), content=content, headers=headers, extensions={"timeout": timeout}
-        )
-        try:
-            response = self._http.send(request, stream=stream)
-        except httpx.TransportError as exc:
-            raise UnavailableError(
-                f"cannot reach the Ripple server at {self.url} ({type(exc).__name__}: {exc or 'no answer'}); "
-                "start it with `ripple server start` or check RIPPLE_SERVER_URL"
-            ) from exc
-        if response.status_code >= 400:
-            if stream:
-                response.read()
-                response.close()
-            raise _error(response)
-        return response
-
-    def _events(self, response: httpx.Response) -> GenerationStream:
-        """The deltas of a Server-Sent Events answer; its ``done`` event holds the record."""
-        got: dict[str, GenerationRecord] = {}
-
-        def deltas() -> Iterator[str]:
-            try:
-                for event, data in parse_sse(response.iter_lines()):
-                    if event == "delta":
-                        yield str(data["text"])
-                    elif event == "done":
-                        got["record"] = GenerationRecord.model_validate(data)
-                        return
-                    elif event == "error":
-                        raise error_from_dict(data.get("error") or {}, 500)
-            except httpx.TransportError as exc:
-                raise UnavailableError(f"the Ripple server at {self.url} broke off the stream: {exc}") from exc
-            finally:
-                response.close()
-            raise UnavailableError(f"the Ripple server at {self.url} ended the stream without its final record")
-
-        return GenerationStream(primed(deltas()), lambda text: got["record"])
-
-
-def _error(response: httpx.Response) -> RippleError:
-    """The error the server sent, or one built from the status when the body is not ours."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        return error_from_dict(body["error"], response.status_code)
-    text = response.text.strip()[:200]
-    message = f"the server at {response.url} answered HTTP {response.status_code}" + (f": {text}" if text else "")
-    return error_from_dict({"message": message}, response.status_code)
