@@ -8,6 +8,9 @@ import doctest
 import random
 import socket
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 pytest.importorskip("presidio_analyzer")
@@ -273,3 +276,32 @@ def test_default_entities_are_a_subset() -> None:
 
 def test_doctests() -> None:
     assert doctest.testmod(pii).failed == 0
+
+
+def test_the_batch_prefilter_never_skips_a_text_a_recognizer_matches() -> None:
+    """Each recognizer's need (what :meth:`PiiScanner.candidates` checks in pyarrow) holds for
+    every text that recognizer matches at all, at any score, so skipping the rest loses nothing."""
+    extra = [
+        "00:1A:2B:3C:4D:5E", "00-1a-2b-3c-4d-5e", "001a.2b3c.4d5e", "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
+        "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2", "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy", "GB82WEST12345698765432",
+        "GB82 WEST 1234 5698 7654 32", "912-70-1234", "912 70 1234", "912701234", "\uff19\uff11\uff12-\uff17\uff10-\uff11\uff12\uff13\uff14",
+        "\u0669\u0661\u0662\u0667\u0660\u0661\u0662\u0663\u0664", "4111-1111-1111-1111", "+44 20 7946 0958", "customer-000000912", "order 912-70 1234 shipped",
+        "\uff2b1BvBMSEYstWetqTFn5Au4m4GFg7x", "DE89370400440532013000", "https://example.org/a?b=c", "2024-03-02",
+        "123e4567-e89b-12d3-a456-426614174000", "943 476 5919", "\u017f00:1a:2b:3c:4d:5e",
+    ]  # fmt: skip
+    texts = _random_texts(400, seed=3) + ORDINARY + extra + [f"see {t} now" for t in extra]
+    array = pa.array(texts)
+    digits = np.asarray(pc.fill_null(pc.count_substring_regex(array, pii._DIGIT_RE2), 0))
+    assert digits.tolist() == [len(pii._DIGIT.findall(t)) for t in texts]  # RE2 and Python agree on digits
+    matched = 0
+    for check in pii._all_checks():
+        need = check.need.mask(array, digits)
+        for text, ok in zip(texts, need.tolist(), strict=True):
+            if check.recognizer.analyze(text, [check.entity], None):  # type: ignore[arg-type]
+                matched += 1
+                assert ok, (check.entity, text)
+    assert matched > 300
+    scanner = PiiScanner(entities=ALL_ENTITIES, min_score=0.0)
+    skipped = ~scanner.candidates(array)
+    assert skipped.any() and not any(scanner.scan(t) for t, s in zip(texts, skipped.tolist(), strict=True) if s)
+    assert scanner.candidates(pa.array(["", None, "a"], pa.string())).tolist() == [False, False, False]

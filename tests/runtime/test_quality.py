@@ -13,12 +13,15 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
 from rippleops.errors import InvalidError
 from rippleops.runtime.analyzers import quality
+from rippleops.runtime.analyzers._hashing import hash_binary, hash_bytes
 from rippleops.runtime.analyzers._near_dups import NearDuplicateFinder, shingle_hashes, shingles
+from rippleops.runtime.analyzers._quality_parts import HashSet
 from rippleops.runtime.analyzers.quality import quality_report, quality_summary
 
 RESET = (
@@ -356,3 +359,46 @@ def test_batches_must_share_one_schema() -> None:
 
 def test_doctests() -> None:
     assert doctest.testmod(quality).failed == 0
+
+
+def test_hash_binary_is_a_function_of_the_bytes_only() -> None:
+    values = ["", "a", "a\x00", "\x00a", "abcdefgh", "abcdefgh\x00", "abcdefghi", "é" * 9, "x" * 1000, "x" * 1001]
+    array = pa.array([*values, None, *values], pa.string())
+    h = hash_binary(array)
+    assert len(set(h[: len(values)].tolist())) == len(values)  # zero bytes and lengths count
+    assert h[len(values)] == h[0]  # a null hashes as the empty value (callers mask nulls)
+    assert h[len(values) + 1 :].tolist() == h[: len(values)].tolist()
+    assert hash_binary(array.slice(3, 5)).tolist() == h[3:8].tolist()  # sliced arrays read their own bytes
+    assert hash_binary(pa.array(values, pa.large_binary())).tolist() == h[: len(values)].tolist()
+    assert hash_bytes([v.encode() for v in values]).tolist() == h[: len(values)].tolist()
+    many = pa.array([f"customer-{i:09d}" for i in range(200_000)])
+    assert np.unique(hash_binary(many)).size == 200_000
+    code = "from rippleops.runtime.analyzers._hashing import hash_bytes; print(hash_bytes([b'ripple', b'']).tolist())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str(hash_bytes([b"ripple", b""]).tolist())
+
+
+def test_hash_set_answers_like_a_python_set() -> None:
+    rng = np.random.default_rng(1)
+    seen, reference = HashSet(), set()
+    for _ in range(300):
+        batch = np.unique(rng.integers(0, 5000, size=int(rng.integers(1, 200))).astype(np.uint64))
+        new = seen.add(batch)
+        assert new.tolist() == [int(x) not in reference for x in batch.tolist()]
+        reference.update(batch.tolist())
+    assert len(seen) == len(reference) and len(seen._runs) <= 12
+
+
+def test_short_texts_are_near_duplicates_only_of_the_same_words() -> None:
+    ids = [f"customer-{i:09d}" for i in range(60_000)]  # one shingle each: no near-duplicates at all
+    texts = [*ids, "Hello there!", "hello, THERE", "hello there friend", "Zürich", "zürich."]
+    report = quality_report(pa.table({"text": texts}), pii=False)
+    near = report["near_duplicates"]
+    assert near["count"] == 2 and near["pairs"] == 2
+    assert [e["rows"] for e in near["examples"]] == [[60_000, 60_001], [60_003, 60_004]]
+    assert all(e["jaccard"] == 1.0 for e in near["examples"])
+    # at a threshold of 0.5 or less a short text may match a longer one: MinHash handles them all
+    low = quality_report(
+        pa.table({"text": ["hello there my", "hello there my friend"]}), pii=False, near_duplicate_threshold=0.4
+    )
+    assert low["near_duplicates"]["count"] == 1

@@ -11,15 +11,16 @@ similarity 0.9 nine times in ten (datasketch's 5 x 25 catches it three times in 
 One band is allowed too, so thresholds up to 0.99 work. Instead of
 datasketch's in-memory LSH index (about 2 KB of Python objects per text), each text keeps 8
 bytes per band plus a 16-bit signature (b-bit minwise hashing, Li and König 2010: one slot
-in 65,536 agrees by chance, corrected for) for the Jaccard estimate: ~300 bytes per text.
-Candidate pairs are found once, at the end, by sorting the band hashes.
+in 65,536 agrees by chance, corrected for) for the Jaccard estimate: ~340 bytes per text.
+A band's hash is a multilinear hash of its slots (a sum of slot x random odd multiplier,
+mod 2**64): one pass per band. Candidate pairs are found once, at the end, by sorting the
+band hashes one band at a time; work is proportional to the pairs within buckets.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rippleops.errors import InvalidError
+from rippleops.runtime.analyzers._hashing import hash_binary
 
 NUM_PERM = 128
 SHINGLE_WORDS = 3
@@ -60,38 +62,45 @@ def shingle_hashes(texts: pa.Array, k: int = SHINGLE_WORDS) -> tuple[np.ndarray,
 
     Returns ``(hashes, starts, kept)``: the shingle hashes of text ``kept[i]`` are
     ``hashes[starts[i]:starts[i + 1]]``; texts without a word are not in ``kept``. A word
-    hashes as the CRC-32 of its UTF-8 (each distinct word once per batch); a shingle mixes
-    its words' hashes in order.
+    hashes as the 64-bit hash of its UTF-8 (:func:`~._hashing.hash_binary`, each distinct
+    word once per batch); a shingle mixes its words' hashes in order.
     """
+    spaced, n_words = _words(texts)
+    kept = np.flatnonzero(n_words)
+    hashes, starts = _shingle_hashes(spaced.take(pa.array(kept, pa.int64())), n_words[kept], k)
+    return hashes, starts, kept
+
+
+def _words(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """The texts' words (lower-cased, joined by single spaces) and the number of words of each."""
     lowered = pc.utf8_lower(texts)
     spaced = pc.utf8_trim_whitespace(pc.replace_substring_regex(lowered, _NOT_WORD_RE2, " "))
-    split = pc.utf8_split_whitespace(spaced)
-    blank = np.asarray(pc.fill_null(pc.equal(pc.utf8_length(spaced), 0), True))
-    n_words = np.where(blank, 0, np.asarray(pc.fill_null(pc.list_value_length(split), 0))).astype(np.int64)
-    flat = pc.list_flatten(pc.filter(split, pa.array(~blank)))
+    n_words = np.asarray(pc.fill_null(pc.count_substring(spaced, " "), 0), dtype=np.int64) + 1
+    n_words[np.asarray(pc.fill_null(pc.equal(pc.utf8_length(spaced), 0), True))] = 0
+    return spaced, n_words
+
+
+def _shingle_hashes(spaced: pa.Array, n_words: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The shingle hashes of texts that have words (as :func:`_words` gives them), and where
+    each text's start."""
+    flat = pc.list_flatten(pc.split_pattern(spaced, " "))
     encoded = pc.dictionary_encode(flat)
-    vocabulary = np.fromiter(
-        (zlib.crc32(w.encode("utf-8", "surrogatepass")) for w in encoded.dictionary.to_pylist()),
-        dtype=np.uint64,
-        count=len(encoded.dictionary),
-    )
+    vocabulary = hash_binary(encoded.dictionary)
     h = vocabulary[np.asarray(encoded.indices, dtype=np.int64)] if len(flat) else np.zeros(0, dtype=np.uint64)
     word_starts = np.concatenate([[0], np.cumsum(n_words)])[:-1]
-    per_text = np.where(n_words >= k, n_words - k + 1, np.where(n_words > 0, 1, 0))
-    kept = np.flatnonzero(per_text)
-    per_kept = per_text[kept]
-    total = int(per_kept.sum())
-    starts = np.concatenate([[0], np.cumsum(per_kept)])[:-1].astype(np.int64)
-    owner = np.repeat(np.arange(kept.size), per_kept)
-    first_word = word_starts[kept][owner] + (np.arange(total) - starts[owner])
-    length = np.minimum(n_words[kept], k)[owner]
+    per_text = np.where(n_words >= k, n_words - k + 1, 1)
+    total = int(per_text.sum())
+    starts = np.concatenate([[0], np.cumsum(per_text)])[:-1].astype(np.int64)
+    owner = np.repeat(np.arange(n_words.size), per_text)
+    first_word = word_starts[owner] + (np.arange(total) - starts[owner])
+    length = np.minimum(n_words, k)[owner]
     value = np.full(total, 0xCBF29CE484222325, dtype=np.uint64)  # FNV-1a over the word hashes
     with np.errstate(over="ignore"):
         for j in range(k):
             w = np.where(j < length, h[np.minimum(first_word + j, max(h.size - 1, 0))], 0) if total else value
             value = (value ^ w.astype(np.uint64)) * np.uint64(0x100000001B3)
         value ^= value >> np.uint64(32)
-    return (value & np.uint64(0xFFFFFFFF)).astype(np.uint32), starts, kept
+    return (value & np.uint64(0xFFFFFFFF)).astype(np.uint32), starts
 
 
 def _fmix32(h: np.ndarray) -> np.ndarray:
@@ -126,13 +135,21 @@ def lsh_bands(threshold: float, num_perm: int, false_negative_weight: float = 0.
 
 @dataclass
 class NearDuplicateFinder:
-    """Collects texts (by row number) and finds pairs with estimated Jaccard >= threshold."""
+    """Collects texts (by row number) and finds pairs with estimated Jaccard >= threshold.
+
+    A text of one shingle (three words or fewer) can only reach a threshold above 0.5 with
+    a text of that same single shingle, that is the same words: such texts skip MinHash and
+    are paired exactly, by a 64-bit hash of their words (Jaccard 1.0). Memory per text: 8
+    bytes of row number, then 8 bytes of that hash, or 8 bytes per band plus the 16-bit
+    signature."""
 
     threshold: float
     num_perm: int = NUM_PERM
     rows: list[np.ndarray] = field(default_factory=list)
     bands: list[np.ndarray] = field(default_factory=list)
     signatures: list[np.ndarray] = field(default_factory=list)
+    single_rows: list[np.ndarray] = field(default_factory=list)
+    single_keys: list[np.ndarray] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         try:
@@ -147,13 +164,20 @@ class NearDuplicateFinder:
         a, b = MinHash(num_perm=self.num_perm, seed=SEED, scheme=SCHEME).permutations
         self._a = np.asarray(a, dtype=np.uint32)
         self._b = np.asarray(b, dtype=np.uint32)
+        # a band's hash: sum of its (r) slots times odd random 64-bit multipliers (multilinear hashing)
+        rng = np.random.default_rng(SEED)
+        self._band_mult = rng.integers(0, 2**63, size=(self.b, self.r), dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 
     def signatures_of(self, texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         """MinHash signatures (n x num_perm, uint32) of the texts that have words, and the
-        positions of those texts in ``texts``. Shingles are permuted in slices of
-        ``_CHUNK`` rows, whatever the texts' lengths, so memory stays flat."""
+        positions of those texts in ``texts``."""
         hashes, starts, kept = shingle_hashes(texts)
-        sig = np.full((kept.size, self.num_perm), _MAX_HASH, dtype=np.uint32)
+        return self._signatures(hashes, starts, kept.size), kept
+
+    def _signatures(self, hashes: np.ndarray, starts: np.ndarray, n: int) -> np.ndarray:
+        """Shingles are permuted in slices of ``_CHUNK``, whatever the texts' lengths, so
+        memory stays flat."""
+        sig = np.full((n, self.num_perm), _MAX_HASH, dtype=np.uint32)
         for s0 in range(0, hashes.size, _CHUNK):
             s1 = min(hashes.size, s0 + _CHUNK)
             t0 = int(np.searchsorted(starts, s0, side="right")) - 1  # texts overlapping [s0, s1)
@@ -161,7 +185,7 @@ class NearDuplicateFinder:
             segments = np.maximum(starts[t0:t1], s0) - s0
             mins = np.minimum.reduceat(self._permute(hashes[s0:s1]), segments, axis=1)
             sig[t0:t1] = np.minimum(sig[t0:t1], mins.T)
-        return sig, kept
+        return sig
 
     def _permute(self, hv: np.ndarray) -> np.ndarray:
         """Every permutation of every hash, one row per permutation (``num_perm`` x n): this
@@ -172,49 +196,101 @@ class NearDuplicateFinder:
 
     def add(self, rows: np.ndarray, texts: pa.Array) -> None:
         """Add ``texts`` (a pyarrow string array) found at row numbers ``rows``."""
-        sigs, kept = self.signatures_of(texts)
-        if kept.size == 0:
+        spaced, n_words = _words(texts)
+        short = (n_words > 0) & (n_words <= SHINGLE_WORDS) if self.threshold > 0.5 else np.zeros(n_words.size, bool)
+        if short.any():
+            self.single_rows.append(rows[short])
+            self.single_keys.append(hash_binary(spaced.filter(pa.array(short))))
+        many = np.flatnonzero((n_words > 0) & ~short)
+        if many.size == 0:
             return
-        self.rows.append(rows[kept])
+        hashes, starts = _shingle_hashes(spaced.take(pa.array(many, pa.int64())), n_words[many], SHINGLE_WORDS)
+        sigs = self._signatures(hashes, starts, many.size)
+        self.rows.append(rows[many])
         self.signatures.append((sigs & np.uint64(0xFFFF)).astype(np.uint16))
-        band_hashes = np.empty((kept.size, self.b), dtype=np.uint64)
+        band_hashes = np.empty((many.size, self.b), dtype=np.uint64)
         with np.errstate(over="ignore"):
             for band in range(self.b):
-                h = np.full(kept.size, 0xCBF29CE484222325, dtype=np.uint64)  # FNV-1a over the band
-                for col in range(band * self.r, (band + 1) * self.r):
-                    h = (h ^ sigs[:, col].astype(np.uint64)) * np.uint64(0x100000001B3)
-                band_hashes[:, band] = h
+                slots = sigs[:, band * self.r : (band + 1) * self.r].astype(np.uint64)
+                band_hashes[:, band] = (slots * self._band_mult[band]).sum(axis=1, dtype=np.uint64)
         self.bands.append(band_hashes)
 
     def pairs(self) -> list[tuple[int, int, float]]:
         """Every (earlier row, later row, estimated Jaccard) at or above the threshold,
         sorted by the later row, then the earlier one."""
+        out = self._single_pairs() + self._minhash_pairs()
+        return sorted(out, key=lambda p: (p[1], p[0]))
+
+    def _single_pairs(self) -> list[tuple[int, int, float]]:
+        if not self.single_rows:
+            return []
+        rows, keys = np.concatenate(self.single_rows), np.concatenate(self.single_keys)
+        order = np.lexsort((rows, keys))
+        earlier, later = _bucket_pairs(keys[order])
+        return [(a, b, 1.0) for a, b in zip(rows[order[earlier]].tolist(), rows[order[later]].tolist(), strict=True)]
+
+    def _all_signatures(self, n: int) -> np.ndarray:
+        """The signatures as one array, built part by part so memory never holds two copies."""
+        if len(self.signatures) == 1:
+            return self.signatures[0]
+        out = np.empty((n, self.num_perm), dtype=np.uint16)
+        pos = 0
+        while self.signatures:
+            part = self.signatures.pop(0)
+            out[pos : pos + part.shape[0]] = part
+            pos += part.shape[0]
+        self.signatures.append(out)
+        return out
+
+    def _minhash_pairs(self) -> list[tuple[int, int, float]]:
         if not self.rows:
             return []
         rows = np.concatenate(self.rows)
-        bands = np.concatenate(self.bands)
-        sigs = np.concatenate(self.signatures)
         n = rows.size
         found: list[np.ndarray] = []
-        for band in range(self.b):
-            order = np.argsort(bands[:, band], kind="stable")  # stable: positions ascend in a bucket
-            keys = bands[order, band]
-            # pair each text with the (up to MAX_BUCKET_COMPARISONS) texts before it in its bucket
-            for d in range(1, min(MAX_BUCKET_COMPARISONS, n - 1) + 1):
-                same = np.flatnonzero(keys[d:] == keys[:-d])
-                if same.size == 0:
-                    break  # no bucket holds d + 1 texts, so none holds more
-                found.append(order[same] * np.int64(n) + order[same + d])
+        for band in range(self.b):  # one band's column at a time: 8 bytes per text
+            column = np.concatenate([part[:, band] for part in self.bands])
+            order = np.argsort(column, kind="stable")  # stable: positions ascend in a bucket
+            earlier, later = _bucket_pairs(column[order])
+            found.append(order[earlier] * np.int64(n) + order[later])
         if not found:
             return []
         codes = np.unique(np.concatenate(found))
         first, second = codes // n, codes % n
+        sigs = self._all_signatures(n)
         agree = (sigs[first] == sigs[second]).mean(axis=1)
         chance = 1 / 65536
         jaccard = np.clip((agree - chance) / (1 - chance), 0.0, 1.0)
         keep = jaccard >= self.threshold
-        out = [
+        return [
             (int(rows[i]), int(rows[j]), round(float(jac), 4))
             for i, j, jac in zip(first[keep].tolist(), second[keep].tolist(), jaccard[keep].tolist(), strict=True)
         ]
-        return sorted(out, key=lambda p: (p[1], p[0]))
+
+
+def _bucket_pairs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs (earlier, later) within runs of equal ``keys`` (sorted): each element with
+    each of the up to :data:`MAX_BUCKET_COMPARISONS` elements before it in its run. Work is
+    proportional to the pairs, not to the number of keys times the limit."""
+    if keys.size < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    sizes = np.diff(np.r_[starts, keys.size])
+    multi = sizes > 1
+    if not multi.any():
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    starts, sizes = starts[multi], sizes[multi]
+    # every element of a run but its first, with its rank in the run
+    later = np.repeat(starts, sizes - 1) + _ranks(sizes - 1) + 1
+    rank = later - np.repeat(starts, sizes - 1)
+    back = np.minimum(rank, MAX_BUCKET_COMPARISONS)
+    pair_later = np.repeat(later, back)
+    pair_earlier = pair_later - (_ranks(back) + 1)
+    return pair_earlier, pair_later
+
+
+def _ranks(counts: np.ndarray) -> np.ndarray:
+    """0, 1, ..., c - 1 for each count c, concatenated."""
+    total = int(counts.sum())
+    ranks: np.ndarray = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    return ranks

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rippleops.runtime.analyzers._batches import plural
-from rippleops.runtime.analyzers._hashing import hash_bytes
+from rippleops.runtime.analyzers._hashing import hash_binary
 from rippleops.runtime.analyzers._near_dups import NearDuplicateFinder
 
 #: Row numbers listed per duplicate group at most.
@@ -21,6 +21,44 @@ MAX_ROWS_PER_GROUP = 10
 class ColumnStats:
     type: str
     nulls: int = 0
+
+
+class HashSet:
+    """A set of 64-bit hashes as a few sorted numpy runs (8 bytes per hash): a new batch's
+    hashes become a run, and runs merge while the newer is at least half the older one's
+    size, so there are O(log n) runs and each hash is copied O(log n) times."""
+
+    def __init__(self) -> None:
+        self._runs: list[np.ndarray] = []
+
+    def __len__(self) -> int:
+        return sum(run.size for run in self._runs)
+
+    def add(self, hashes: np.ndarray) -> np.ndarray:
+        """Add ``hashes`` (distinct, sorted); returns the mask of those that were not in yet."""
+        new = np.ones(hashes.size, dtype=bool)
+        for run in self._runs:
+            where = np.minimum(np.searchsorted(run, hashes), run.size - 1)
+            new &= run[where] != hashes
+        added = hashes[new]
+        if added.size:
+            self._runs.append(added)
+            while len(self._runs) > 1 and 2 * self._runs[-1].size >= self._runs[-2].size:
+                newer = self._runs.pop()
+                self._runs[-1] = np.sort(np.concatenate([self._runs[-1], newer]), kind="stable")  # merges two runs
+        return new
+
+
+@dataclass(frozen=True)
+class TextBatch:
+    """One batch of a text column as :meth:`TextStats.add` saw it: the non-empty texts are at
+    ``positions`` of ``array`` with ``hashes``; ``fresh`` indexes (into ``positions``) the
+    texts not seen in any earlier row."""
+
+    array: pa.Array
+    positions: np.ndarray
+    hashes: np.ndarray
+    fresh: np.ndarray
 
 
 @dataclass
@@ -39,13 +77,13 @@ class TextStats:
     over_long_examples: list[dict[str, Any]] = field(default_factory=list)
     hashes: list[np.ndarray] = field(default_factory=list)
     hash_rows: list[np.ndarray] = field(default_factory=list)
-    seen: set[int] = field(default_factory=set)
+    #: the hashes of the non-empty texts seen so far: 8 bytes per distinct text
+    seen: HashSet = field(default_factory=HashSet)
     all_hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint64))
 
-    def add(
-        self, array: pa.Array, texts: list[str | None], offset: int, max_chars: int, max_examples: int
-    ) -> list[tuple[int, int, bool]]:
-        """Take in one batch's texts; returns (position, hash, first copy?) of each non-empty text."""
+    def add(self, array: pa.Array, offset: int, max_chars: int, max_examples: int) -> TextBatch:
+        """Take in one batch's texts (no Python object per text: hashes, lengths and first
+        copies are worked out in pyarrow and numpy)."""
         if pa.types.is_dictionary(array.type):
             array = array.dictionary_decode()
         if not pa.types.is_large_string(array.type):  # string_view has few compute kernels yet
@@ -62,32 +100,25 @@ class TextStats:
         self.empty += int(blank_rows.size)
         for i in blank_rows[: max(0, max_examples - len(self.empty_examples))].tolist():
             self.empty_examples.append({"row": offset + i, "column": self.column})
-        long_mask = np.asarray(pc.fill_null(pc.greater(lengths, max_chars), False))
-        long_rows = np.flatnonzero(long_mask)
+        chars = np.asarray(pc.fill_null(lengths, 0))
+        long_rows = np.flatnonzero(chars > max_chars)
         self.over_long += int(long_rows.size)
         for i in long_rows[: max(0, max_examples - len(self.over_long_examples))].tolist():
-            self.over_long_examples.append({"row": offset + i, "column": self.column, "chars": len(texts[i] or "")})
+            self.over_long_examples.append({"row": offset + i, "column": self.column, "chars": int(chars[i])})
         valid = np.asarray(array.is_valid())
-        present = np.flatnonzero(valid)
-        hashes = hash_bytes([texts[i].encode("utf-8", "surrogatepass") for i in present.tolist()])  # type: ignore[union-attr]
-        self.all_hashes = hashes  # every non-null text: the column's distinct count reuses them
-        keep = ~blank[present]
-        hashes, rows = hashes[keep], present[keep] + offset
-        if rows.size == 0:
-            return []
+        every = hash_binary(array)
+        self.all_hashes = every[valid]  # every non-null text: the column's distinct count reuses them
+        positions = np.flatnonzero(valid & ~blank)
+        hashes = every[positions]
+        if positions.size == 0:
+            return TextBatch(array, positions, hashes, positions)
         self.hashes.append(hashes)
-        self.hash_rows.append(rows)
-        fresh: list[int] = []  # first copies only: exact duplicates are reported apart
-        seen_here: list[tuple[int, int, bool]] = []
-        for pos, (where, h) in enumerate(zip(present[keep].tolist(), hashes.tolist(), strict=True)):
-            first = h not in self.seen
-            if first:
-                self.seen.add(h)
-                fresh.append(pos)
-            seen_here.append((where, h, first))
-        take = present[keep][fresh]
-        self.finder.add(rows[fresh], array.take(pa.array(take, pa.int64())))
-        return seen_here
+        self.hash_rows.append(positions + offset)
+        # first copies only go on to the near-duplicate finder: exact duplicates are reported apart
+        distinct, first = np.unique(hashes, return_index=True)
+        fresh = np.sort(first[self.seen.add(distinct)])
+        self.finder.add(positions[fresh] + offset, array.take(pa.array(positions[fresh], pa.int64())))
+        return TextBatch(array, positions, hashes, fresh)
 
     def lengths(self) -> dict[str, Any]:
         mean = round(self.total_chars / self.count, 2) if self.count else None

@@ -40,10 +40,14 @@ NLP model (see docs/quality.md).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from rippleops.errors import InvalidError
 
@@ -91,6 +95,7 @@ MIN_PHONE_DIGITS = 7
 _ZIP_PLUS_4 = re.compile(r"\d{5}-\d{4}")
 
 _DIGIT = re.compile(r"\d")
+_DIGIT_RE2 = r"\p{Nd}"  # the same characters as Python's \d (Unicode decimal digits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,12 +112,47 @@ class PiiFinding:
 
 
 @dataclass(frozen=True, slots=True)
+class _Need:
+    """What every match of a recognizer needs, read off its regular expressions: at least
+    ``digits`` digits, one of the characters ``any_of``, ``times`` copies of ``repeat``, and
+    (checked on whole batches only, by RE2 in pyarrow) a match of ``pattern``."""
+
+    digits: int = 0
+    any_of: str = ""
+    repeat: str = ""
+    times: int = 0
+    pattern: str | None = None
+
+    def met(self, text: str, digits: int) -> bool:
+        return (
+            digits >= self.digits
+            and (not self.any_of or any(c in text for c in self.any_of))
+            and (not self.repeat or text.count(self.repeat) >= self.times)
+        )
+
+    def mask(self, texts: pa.Array, digits: np.ndarray) -> np.ndarray:
+        """:meth:`met` (and ``pattern``) for a whole string array at once."""
+        ok = digits >= self.digits
+        if self.any_of:
+            ok &= np.logical_or.reduce([_flags(pc.match_substring(texts, c)) for c in self.any_of])
+        if self.repeat:
+            ok &= np.asarray(pc.fill_null(pc.count_substring(texts, self.repeat), 0)) >= self.times
+        if self.pattern is not None and ok.any():
+            ok &= _flags(pc.match_substring_regex(texts, self.pattern))
+        return ok
+
+
+def _flags(mask: pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(mask, False), dtype=bool)
+
+
+@dataclass(frozen=True, slots=True)
 class _Check:
-    """A recognizer plus a cheap test that the text has what every match of it needs."""
+    """A recognizer plus what every match of it needs (a cheap test before running it)."""
 
     recognizer: EntityRecognizer
     entity: str
-    may_match: Callable[[str, int], bool]  # (text, number of digits in it) -> worth running?
+    need: _Need
 
 
 class PiiScanner:
@@ -154,7 +194,7 @@ class PiiScanner:
         digits = len(_DIGIT.findall(text))
         found: list[PiiFinding] = []
         for check in self._checks:
-            if not check.may_match(text, digits):
+            if not check.need.met(text, digits):
                 continue
             # pattern recognizers take no NLP artifacts (there is no NLP model to make them)
             for result in check.recognizer.analyze(text, [check.entity], None):  # type: ignore[arg-type]
@@ -162,6 +202,21 @@ class PiiScanner:
                 if finding.score >= self.min_score and plausible(finding, text):
                     found.append(finding)
         return _resolve_overlaps(found)
+
+    def candidates(self, texts: pa.Array) -> np.ndarray:
+        """A boolean mask of the texts of a pyarrow string array that :meth:`scan` could find
+        anything in; the others need no scan (nulls and empty texts never do). Computed by
+        pyarrow for the whole array, so a batch of ordinary text costs no Python call per
+        text; the tests check that no text left out has a finding."""
+        if pa.types.is_dictionary(texts.type):
+            texts = texts.dictionary_decode()
+        if not pa.types.is_large_string(texts.type):
+            texts = texts.cast(pa.large_string())
+        digits = np.asarray(pc.fill_null(pc.count_substring_regex(texts, _DIGIT_RE2), 0))
+        out = np.zeros(len(texts), dtype=bool)
+        for check in self._checks:
+            out |= check.need.mask(texts, digits)
+        return out
 
     def redact(self, text: str, replacement: str = "<{entity}>") -> str:
         """``text`` with every finding replaced by ``replacement`` (``{entity}`` is filled in).
@@ -235,38 +290,43 @@ def _all_checks() -> tuple[_Check, ...]:
         ) from exc
     from rippleops.runtime.analyzers._presidio import FastPhoneRecognizer, OfflineEmailRecognizer
 
-    def has(*chars: str) -> Callable[[str, int], bool]:
-        return lambda text, _digits: any(c in text for c in chars)
-
-    def digits(n: int) -> Callable[[str, int], bool]:
-        return lambda _text, count: count >= n
-
-    def dots(n: int) -> Callable[[str, int], bool]:
-        return lambda text, count: count >= 4 and text.count(".") >= n
-
-    def colons(n: int) -> Callable[[str, int], bool]:
-        return lambda text, _count: text.count(":") >= n
-
-    # Each test is a necessary condition read off the recognizer's regular expressions.
-    table: list[tuple[EntityRecognizer, Callable[[str, int], bool]]] = [
-        (pr.CreditCardRecognizer(), digits(13)),  # 4 + 3 + 3 + 3 digits at the least
-        (pr.CryptoRecognizer(), has("1", "3")),  # bitcoin addresses start with 1, 3 or bc1
-        (OfflineEmailRecognizer(), has("@")),
-        (pr.IbanRecognizer(), digits(2)),  # the two check digits
+    # Each need is a necessary condition read off the recognizer's regular expressions (which
+    # presidio runs with the ``regex`` module, case-insensitive but for IBAN); ``pattern``
+    # uses \pL / \pN where the recognizer has [a-z] or \d, so case folding and Unicode digits
+    # can only widen it.
+    hex_run = r"[\pL\pN]"
+    table: list[tuple[EntityRecognizer, _Need]] = [
+        (pr.CreditCardRecognizer(), _Need(digits=13)),  # 4 + 3 + 3 + 3 digits at the least
+        # bitcoin: (bc1|[13]) then 25 to 59 letters and digits
+        (pr.CryptoRecognizer(), _Need(any_of="13", pattern=r"[13][\pL\pN]{25}")),
+        (OfflineEmailRecognizer(), _Need(any_of="@")),
+        # two capitals, the two check digits, then two groups of four (case-sensitive)
+        (pr.IbanRecognizer(), _Need(digits=2, pattern=r"[A-Z]{2}[0-9]{2}[ -]?[A-Z0-9]{4}[ -]?[A-Z0-9]{4}")),
         # presidio's IP recognizer, split: its IPv6 patterns are slow and need two colons
-        (pr.IpRecognizer(patterns=[p for p in pr.IpRecognizer.PATTERNS if p.name == "IPv4"]), dots(3)),
-        (pr.IpRecognizer(patterns=[p for p in pr.IpRecognizer.PATTERNS if p.name != "IPv4"]), colons(2)),
-        (pr.MacAddressRecognizer(), has(":", "-", ".")),
-        (FastPhoneRecognizer(), digits(min(MIN_PHONE_DIGITS, FastPhoneRecognizer.MIN_INTERNATIONAL))),
-        (pr.UsItinRecognizer(), digits(9)),
-        (pr.UsSsnRecognizer(), digits(9)),
-        (pr.DateRecognizer(), digits(1)),
-        (pr.MedicalLicenseRecognizer(), digits(1)),
-        (pr.NhsRecognizer(), digits(10)),
-        (pr.UrlRecognizer(), has(".")),
-        (pr.UsBankRecognizer(), digits(8)),
-        (pr.UsLicenseRecognizer(), digits(1)),
-        (pr.UsPassportRecognizer(), digits(1)),
-        (pr.UuidRecognizer(), has("-")),
+        (
+            pr.IpRecognizer(patterns=[p for p in pr.IpRecognizer.PATTERNS if p.name == "IPv4"]),
+            _Need(digits=4, repeat=".", times=3),
+        ),
+        (
+            pr.IpRecognizer(patterns=[p for p in pr.IpRecognizer.PATTERNS if p.name != "IPv4"]),
+            _Need(repeat=":", times=2),
+        ),
+        # 12 hex digits in pairs joined by : or -, or in fours joined by dots
+        (
+            pr.MacAddressRecognizer(),
+            _Need(any_of=":-.", pattern=rf"{hex_run}{{2}}[:-]{hex_run}{{2}}[:-]|{hex_run}{{4}}\.{hex_run}{{4}}\."),
+        ),
+        (FastPhoneRecognizer(), _Need(digits=min(MIN_PHONE_DIGITS, FastPhoneRecognizer.MIN_INTERNATIONAL))),
+        # 9, two digits, an optional separator, two more digits: the start of every ITIN pattern
+        (pr.UsItinRecognizer(), _Need(digits=9, pattern=r"9\p{Nd}{2}[- ]?\p{Nd}{2}")),
+        (pr.UsSsnRecognizer(), _Need(digits=9)),
+        (pr.DateRecognizer(), _Need(digits=1)),
+        (pr.MedicalLicenseRecognizer(), _Need(digits=1)),
+        (pr.NhsRecognizer(), _Need(digits=10)),
+        (pr.UrlRecognizer(), _Need(any_of=".")),
+        (pr.UsBankRecognizer(), _Need(digits=8)),
+        (pr.UsLicenseRecognizer(), _Need(digits=1)),
+        (pr.UsPassportRecognizer(), _Need(digits=1)),
+        (pr.UuidRecognizer(), _Need(any_of="-")),
     ]
-    return tuple(_Check(rec, rec.supported_entities[0], test) for rec, test in table)
+    return tuple(_Check(rec, rec.supported_entities[0], need) for rec, need in table)

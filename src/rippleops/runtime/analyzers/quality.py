@@ -1,9 +1,12 @@
 """Quality report of a dataset, computed in one pass over its record batches.
 
-Only hashes and sketches stay in memory: 8 bytes per row for the row hashes, about 450
-bytes per distinct text (its hash, a 16-bit MinHash signature and LSH band hashes) and at
-most :data:`~rippleops.runtime.analyzers._hashing.EXACT_DISTINCT_LIMIT` hashes per column
-for distinct counts. Rows are numbered from 0 in stream order. Same input, same report.
+Only hashes and sketches stay in memory: 8 bytes per row for the row hashes, 24 bytes per
+non-empty text (its hash and row, and its hash in the set of texts seen), about 350 more
+per distinct text of four words or more (a 16-bit MinHash signature and LSH band hashes)
+and at most :data:`~rippleops.runtime.analyzers._hashing.EXACT_DISTINCT_LIMIT` hashes per
+column for distinct counts. No Python object is made per row: hashing, first copies and
+the PII pre-filter run in pyarrow and numpy over whole batches. Rows are numbered from 0 in
+stream order. Same input, same report.
 
 The report (``version`` 1), every key always present::
 
@@ -52,7 +55,7 @@ from rippleops.errors import InvalidError
 from rippleops.runtime.analyzers._batches import MISSING, iter_batches, json_value, require_columns, share, sort_key
 from rippleops.runtime.analyzers._hashing import DistinctCounter, row_hashes, value_hashes
 from rippleops.runtime.analyzers._near_dups import NearDuplicateFinder
-from rippleops.runtime.analyzers._quality_parts import ColumnStats, TextStats, duplicate_groups, warnings_for
+from rippleops.runtime.analyzers._quality_parts import ColumnStats, TextBatch, TextStats, duplicate_groups, warnings_for
 from rippleops.runtime.analyzers.pii import PiiFinding, PiiScanner, mask
 
 REPORT_VERSION = 1
@@ -186,7 +189,9 @@ class _State:
         self.pii_counts: dict[str, int] = {}
         self.pii_rows: set[int] = set()
         self.pii_examples: dict[str, list[dict[str, Any]]] = {}
-        self.pii_cache: dict[int, list[PiiFinding]] = {}  # text hash -> findings, texts with any
+        # text hash -> (finding, masked value) of the texts with any, and those hashes sorted
+        self.pii_cache: dict[int, list[tuple[PiiFinding, str]]] = {}
+        self.pii_keys = np.zeros(0, dtype=np.uint64)
 
     def add(self, batch: pa.RecordBatch) -> None:
         offset = self.rows
@@ -204,12 +209,10 @@ class _State:
             valid = np.asarray(key_col.is_valid())
             self.key_hash_parts.append(np.stack([row_hashes(batch, [self.key])[valid], np.flatnonzero(valid) + offset]))
         for stats in self.texts.values():
-            column = batch.column(stats.column)
-            texts = column.to_pylist()
-            seen = stats.add(column, texts, offset, self.max_text_chars, self.max_examples)
+            seen = stats.add(batch.column(stats.column), offset, self.max_text_chars, self.max_examples)
             self.distinct[stats.column].add(np.unique(stats.all_hashes))
             if self.scanner is not None:
-                self._scan_pii(stats.column, texts, seen, offset)
+                self._scan_pii(stats.column, seen, offset)
         if self.label_column is not None:
             labels = batch.column(self.label_column)
             if pa.types.is_string_view(labels.type):
@@ -219,30 +222,32 @@ class _State:
                 self.labels[item["values"]] = self.labels.get(item["values"], 0) + item["counts"]
         self.rows += n
 
-    def _scan_pii(self, column: str, texts: list[str | None], seen: list[tuple[int, int, bool]], offset: int) -> None:
+    def _scan_pii(self, column: str, seen: TextBatch, offset: int) -> None:
+        """Scan the first copy of each text that may hold PII (pyarrow picks them for the
+        whole batch); later copies reuse the findings, found by hash in numpy."""
         scanner = self.scanner
         assert scanner is not None  # only called with a scanner
-        for i, h, first in seen:
-            text = texts[i] or ""
-            if first:
+        fresh = seen.fresh
+        if fresh.size:
+            texts = seen.array.take(pa.array(seen.positions[fresh], pa.int64()))
+            picked = np.flatnonzero(scanner.candidates(texts))
+            for j, text in zip(picked.tolist(), texts.take(pa.array(picked, pa.int64())).to_pylist(), strict=True):
                 findings = scanner.scan(text)
                 if findings:  # a later copy of this text reuses them instead of scanning again
-                    self.pii_cache[h] = findings
-            else:
-                findings = self.pii_cache.get(h, [])
-            for f in findings:
+                    self.pii_cache[int(seen.hashes[fresh[j]])] = [(f, mask(text[f.start : f.end])) for f in findings]
+            if picked.size and len(self.pii_cache) != self.pii_keys.size:
+                self.pii_keys = np.sort(np.fromiter(self.pii_cache, dtype=np.uint64, count=len(self.pii_cache)))
+        if not self.pii_keys.size:
+            return
+        hits = np.flatnonzero(np.isin(seen.hashes, self.pii_keys))
+        for i, h in zip(seen.positions[hits].tolist(), seen.hashes[hits].tolist(), strict=True):
+            for f, masked in self.pii_cache[h]:
                 self.pii_counts[f.entity] = self.pii_counts.get(f.entity, 0) + 1
                 self.pii_rows.add(offset + i)
                 examples = self.pii_examples.setdefault(f.entity, [])
                 if len(examples) < self.max_examples:
                     examples.append(
-                        {
-                            "row": offset + i,
-                            "column": column,
-                            "start": f.start,
-                            "end": f.end,
-                            "masked": mask(text[f.start : f.end]),
-                        }
+                        {"row": offset + i, "column": column, "start": f.start, "end": f.end, "masked": masked}
                     )
 
     def report(self) -> dict[str, Any]:
