@@ -34,7 +34,7 @@ step ripple model add local-smollm --provider local
 step ripple model label local-smollm production 1
 step ripple prompt create rag --file rag.yaml
 step ripple prompt label rag production 1
-step python ask.py "How do I roll back a prompt to an earlier version?"
+step python ask.py "How does a new dataset version rebuild an index?"
 step ripple lineage index/ripple-docs:1
 step ripple audit log --since 1h
 step ripple audit verify
