@@ -41,6 +41,7 @@ _MAX_HASH = np.uint32((1 << 32) - 1)
 _NOT_WORD = re.compile(r"\W+")  # Python's \w is [\pL\pN_], what pyarrow's RE2 is given below
 _NOT_WORD_RE2 = r"[^\pL\pN_]+"
 _CHUNK = 16384  # shingles per numpy step: 16,384 x 128 x 4 bytes = 8 MiB
+_VERIFY_CHUNK = 65536  # candidate pairs checked per numpy step: 65,536 x 2 x 256 bytes = 32 MiB
 
 
 def words(text: str) -> list[str]:
@@ -258,7 +259,10 @@ class NearDuplicateFinder:
         codes = np.unique(np.concatenate(found))
         first, second = codes // n, codes % n
         sigs = self._all_signatures(n)
-        agree = (sigs[first] == sigs[second]).mean(axis=1)
+        agree = np.empty(codes.size, dtype=np.float64)
+        for c0 in range(0, codes.size, _VERIFY_CHUNK):  # slices: two gathered signatures per pair
+            c1 = c0 + _VERIFY_CHUNK
+            agree[c0:c1] = (sigs[first[c0:c1]] == sigs[second[c0:c1]]).mean(axis=1)
         chance = 1 / 65536
         jaccard = np.clip((agree - chance) / (1 - chance), 0.0, 1.0)
         keep = jaccard >= self.threshold
