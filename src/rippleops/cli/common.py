@@ -141,6 +141,16 @@ def table(
     stdout().print(t)
 
 
+def asset_list(plural: str, items: Sequence[Any], *, as_json: bool) -> None:
+    """The output of every ``ripple KIND list``: the assets as JSON, or a table of name,
+    latest version, labels, tags, description and last update."""
+    if as_json:
+        print_json(items)
+        return
+    rows = [[a.name, a.latest_version, a.labels, a.tags, a.description, a.updated_at] for a in items]
+    table(plural, ["name", "latest", "labels", "tags", "description", "updated"], rows, empty=f"no {plural} yet")
+
+
 def cell(value: Any) -> str:
     """How one value looks in a table cell."""
     if value is None:

@@ -9,7 +9,19 @@ import typer
 from rich.markup import escape
 from rich.text import Text
 
-from rippleops.cli.common import JSON_HELP, cell, client, echo, note, print_json, short_hash, stdout, table, when
+from rippleops.cli.common import (
+    JSON_HELP,
+    asset_list,
+    cell,
+    client,
+    echo,
+    note,
+    print_json,
+    short_hash,
+    stdout,
+    table,
+    when,
+)
 from rippleops.cli.dataset_reports import FINDINGS, render_bias, render_diff, render_quality
 from rippleops.cli.job import report, run_and_follow
 from rippleops.domain.jobs import JobState
@@ -98,11 +110,7 @@ def list_(
     """
     with client(ctx) as rp:
         items = rp.datasets.list(tag=tag, label=label_name)
-    if as_json:
-        print_json(items)
-        return
-    rows = [[a.name, a.latest_version, a.labels, a.tags, a.description, a.updated_at] for a in items]
-    table("datasets", ["name", "latest", "labels", "tags", "description", "updated"], rows, empty="no datasets yet")
+    asset_list("datasets", items, as_json=as_json)
 
 
 @app.command()

@@ -8,7 +8,18 @@ import typer
 from rich.markup import escape
 from rich.text import Text
 
-from rippleops.cli.common import JSON_HELP, cell, client, echo, note, print_json, short_hash, stdout, table, when
+from rippleops.cli.common import (
+    JSON_HELP,
+    asset_list,
+    cell,
+    client,
+    echo,
+    note,
+    print_json,
+    short_hash,
+    stdout,
+    when,
+)
 from rippleops.domain.records import VersionRecord
 
 app = typer.Typer(
@@ -77,11 +88,7 @@ def list_(
     """
     with client(ctx) as rp:
         items = rp.embedders.list(label=label_name)
-    if as_json:
-        print_json(items)
-        return
-    rows = [[a.name, a.latest_version, a.labels, a.tags, a.description, a.updated_at] for a in items]
-    table("embedders", ["name", "latest", "labels", "tags", "description", "updated"], rows, empty="no embedders yet")
+    asset_list("embedders", items, as_json=as_json)
 
 
 @app.command()

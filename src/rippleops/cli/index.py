@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 from rich.text import Text
 
-from rippleops.cli.common import JSON_HELP, cell, client, echo, print_json, short_hash, stdout, table, when
+from rippleops.cli.common import JSON_HELP, asset_list, cell, client, echo, print_json, short_hash, stdout, table, when
 from rippleops.cli.job import report, run_and_follow
 from rippleops.domain.records import IndexRecord, JobRecord
 
@@ -117,11 +117,7 @@ def list_(ctx: typer.Context, as_json: bool = Json) -> None:
     """
     with client(ctx) as rp:
         items = rp.indexes.list()
-    if as_json:
-        print_json(items)
-        return
-    rows = [[a.name, a.latest_version, a.labels, a.tags, a.description, a.updated_at] for a in items]
-    table("indexes", ["name", "latest", "labels", "tags", "description", "updated"], rows, empty="no indexes yet")
+    asset_list("indexes", items, as_json=as_json)
 
 
 @app.command()

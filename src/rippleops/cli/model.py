@@ -14,6 +14,7 @@ from rich.text import Text
 
 from rippleops.cli.common import (
     JSON_HELP,
+    asset_list,
     cell,
     client,
     echo,
@@ -125,11 +126,7 @@ def list_(
     """
     with client(ctx) as rp:
         items = rp.models.list(tag=tag, label=label_name)
-    if as_json:
-        print_json(items)
-        return
-    rows = [[a.name, a.latest_version, a.labels, a.tags, a.description, a.updated_at] for a in items]
-    table("models", ["name", "latest", "labels", "tags", "description", "updated"], rows, empty="no models yet")
+    asset_list("models", items, as_json=as_json)
 
 
 @app.command()
