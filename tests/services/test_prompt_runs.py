@@ -4,6 +4,7 @@ record exactly which versions ran."""
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Iterator
 
@@ -105,3 +106,28 @@ def test_a_text_prompt_is_one_user_turn(services: Services, admin: Principal) ->
     out = services.prompt_runs.run(admin, P, "answer", {"question": "Why is the sky blue?"}, max_tokens=5)
     direct = services.models.generate(admin, P, "local-smollm", "Answer briefly: Why is the sky blue?", max_tokens=5)
     assert (out.text, out.usage, out.model) == (direct.text, direct.usage, "model/local-smollm:1")
+
+
+@pytest.mark.slow
+def test_an_output_schema_constrains_the_local_model_to_json_of_that_shape(
+    services: Services, admin: Principal
+) -> None:
+    services.models.create(admin, P, "local-smollm", {"provider": "local"})
+    schema = {
+        "type": "object",
+        "properties": {"colour": {"type": "string"}, "hex": {"type": "string"}},
+        "required": ["colour", "hex"],
+    }
+    chat = [{"role": "user", "content": "Name a colour of the sea and its hex code, as JSON."}]
+    prompt(services, admin, "colour", messages=chat, model="local-smollm", output_schema=schema)
+    prompt(services, admin, "free", messages=chat, model="local-smollm")
+    out = services.prompt_runs.run(admin, P, "colour", {}, max_tokens=48)
+    reply = json.loads(out.text)
+    assert set(reply) == {"colour", "hex"} and all(isinstance(v, str) for v in reply.values())
+    assert out.params["constrained"] is True and out.finish_reason == "stop"
+    assert services.prompt_runs.run(admin, P, "colour", {}, max_tokens=48).text == out.text  # greedy: the same
+    free = services.prompt_runs.run(admin, P, "free", {}, max_tokens=48)
+    assert "constrained" not in free.params and free.text != out.text
+    # streaming decodes under the same grammar
+    stream = services.prompt_runs.stream(admin, P, "colour", {}, max_tokens=48)
+    assert "".join(stream) == out.text

@@ -3,17 +3,25 @@ return the generation with the exact prompt and model versions used.
 
 Parameters merge as: the model version's defaults < the prompt's ``params`` < the call's.
 A text prompt is sent as one user turn; a chat prompt as its rendered messages.
+
+A prompt with an ``output_schema`` run on the local provider is decoded under a llama.cpp
+grammar made from that schema, so the reply is JSON of that shape (the record's params then
+say ``constrained: true``). OpenAI-compatible endpoints differ in what they accept for this
+(``response_format``), so it is not sent to them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 from rippleops.domain.access import Principal
 from rippleops.domain.generation import GenerationStream, as_messages
+from rippleops.domain.models import LOCAL
 from rippleops.domain.records import GenerationRecord, PromptRecord
 from rippleops.domain.refs import parse_ref
+from rippleops.domain.synth import grammar_schema
 from rippleops.errors import InvalidError, NotFoundError
 from rippleops.services.models import KIND as MODEL
 from rippleops.services.models import ModelCall, ModelService
@@ -101,4 +109,10 @@ class PromptRunService:
             if model is not None or exc.details.get("model"):
                 raise
             raise NotFoundError(f"{prompt.ref} runs on {model_ref}: {exc.message}", details=exc.details) from exc
+        if prompt.output_schema and call.content.get("provider") == LOCAL:
+            call = dataclasses.replace(
+                call,
+                sampling={**call.sampling, "json_schema": grammar_schema(prompt.output_schema)},
+                params={**call.params, "constrained": True},
+            )
         return prompt, call

@@ -254,10 +254,12 @@ class SynthRun:
         prompt, model_call = services.prompt_runs.prepare(
             p, project, self.r.prompt.ref, values, self.r.model.ref, params
         )
+        # the job's own choice (spec.constrained) over what the prompt run would do
+        sampling = {k: v for k, v in model_call.sampling.items() if k != "json_schema"}
         if self.json_schema is not None:  # the providers take json_schema= (constrained decoding)
-            model_call = dataclasses.replace(
-                model_call, sampling={**model_call.sampling, "json_schema": self.json_schema}
-            )
+            sampling["json_schema"] = self.json_schema
+        params = {k: v for k, v in model_call.params.items() if k != "constrained"}
+        model_call = dataclasses.replace(model_call, sampling=sampling, params=params)
         generation = services.models.complete(model_call, prompt=prompt.ref)
         self.calls += 1
         self.prompt_tokens += generation.usage.prompt_tokens
