@@ -7,6 +7,7 @@ from rippleops.store.models.base import Base
 from rippleops.store.models.embeddings import EmbeddingCacheEntry
 from rippleops.store.models.jobs import Job, JobLog
 from rippleops.store.models.secrets import Secret
+from rippleops.store.models.traces import Span, Trace
 
 __all__ = [
     "Asset",
@@ -21,7 +22,9 @@ __all__ = [
     "Meta",
     "Project",
     "Secret",
+    "Span",
     "Token",
+    "Trace",
     "User",
     "Version",
     "VersionInput",
