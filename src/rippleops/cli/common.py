@@ -4,11 +4,10 @@ helpers (Rich tables, JSON) and the one place where errors become exit codes."""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import typer
@@ -18,13 +17,13 @@ from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
+from rippleops.domain.times import parse_duration as parse_duration
+from rippleops.domain.times import parse_time as parse_time
 from rippleops.errors import InvalidError, RippleError
 from rippleops.sdk.client import Client
 from rippleops.settings import Settings, get_settings
 
 JSON_HELP = "Print machine-readable JSON (and nothing else) on stdout."
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 # -- global options and the client ----------------------------------------------------------------------------
@@ -179,34 +178,6 @@ def short_hash(h: str) -> str:
 
 
 # -- parsing ----------------------------------------------------------------------------------------------------
-
-
-def parse_duration(text: str) -> timedelta | None:
-    """``30m``, ``1h``, ``2d``, ``1w``, ``45s`` as a timedelta; None when it is not a duration."""
-    m = _DURATION.match(text)
-    if not m:
-        return None
-    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
-
-
-def parse_time(text: str, *, future: bool, option: str) -> datetime:
-    """A duration (counted back from now, or forward when ``future``) or an ISO time, in UTC.
-
-    >>> parse_time("2024-05-01T12:00", future=False, option="--since").isoformat()
-    '2024-05-01T12:00:00+00:00'
-    """
-    delta = parse_duration(text)
-    now = datetime.now(UTC)
-    if delta is not None:
-        return now + delta if future else now - delta
-    try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise InvalidError(
-            f"{option} {text!r} is not a duration or a time; write 30m, 1h, 2d, 1w or an ISO time "
-            "such as 2024-05-01T12:00 (UTC unless it names an offset)"
-        ) from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def parse_vars(pairs: Sequence[str], vars_json: str | None) -> dict[str, Any]:

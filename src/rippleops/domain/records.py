@@ -322,3 +322,60 @@ class EmbeddingRecord(Record):
     vectors: list[list[float]] = Field(default_factory=list)
     cached: int = 0  # texts read from the embedding cache
     embedded: int = 0  # texts the model embedded (repeats within a call count once)
+
+
+# -- traces (issue 5) ---------------------------------------------------------------------------------------------
+
+
+class SpanRecord(Record):
+    """One span of a trace: a step of an app call, a model call, a tool call, user code ...
+
+    Times are given twice: as UTC datetimes to read, and as Unix nanoseconds to compute with."""
+
+    trace_id: str  # 32 lowercase hex
+    span_id: str  # 16 lowercase hex
+    parent_id: str | None = None  # None for the root span
+    name: str
+    kind: str  # OpenInference span kind: CHAIN, LLM, RETRIEVER, PROMPT, GUARDRAIL, TOOL, AGENT ...
+    start_time: datetime
+    end_time: datetime
+    start_ns: int
+    end_ns: int
+    duration_ms: float
+    status: str  # ok | error | unset
+    status_message: str = ""
+    service_name: str = ""
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    events: list[Any] = Field(default_factory=list)
+
+
+class TraceSummaryRecord(Record):
+    """One trace as the list view shows it (read from the summary row the writer keeps)."""
+
+    trace_id: str
+    project: str
+    name: str = ""  # the root span's, once it has arrived
+    app: str | None = None  # the exact app version, e.g. app/support-bot:3 (None for other traces)
+    app_name: str | None = None  # support-bot
+    app_version: int | None = None
+    service_name: str = ""
+    status: str  # error when any span failed, else the root's status
+    start_time: datetime
+    end_time: datetime
+    start_ns: int
+    end_ns: int
+    duration_ms: float
+    span_count: int
+    complete: bool  # the root span has arrived
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cost: float = 0.0
+    input_preview: str = ""
+    output_preview: str = ""
+
+
+class TraceRecord(TraceSummaryRecord):
+    """A trace with every span, ordered by start time (parents before their children)."""
+
+    spans: list[SpanRecord] = Field(default_factory=list)

@@ -32,6 +32,7 @@ from rippleops.services.prompt_runs import PromptRunService
 from rippleops.services.prompts import PromptService
 from rippleops.services.search import SearchService
 from rippleops.services.secrets import SecretService
+from rippleops.services.traces import TraceService
 from rippleops.settings import DEFAULT_PROJECT, Settings
 from rippleops.store.blobs import BlobStore, open_blob_store
 from rippleops.store.db import Database
@@ -68,6 +69,7 @@ class Services:
         self.jobs = JobService(self.db, self.access, settings, self, executor or InlineExecutor())
         self.indexes = IndexService(self)
         self.search = SearchService(self)
+        self.traces = TraceService(self.db, self.access)
         event.listen(self.db._write, "after_commit", self._after_commit)
 
     @cached_property

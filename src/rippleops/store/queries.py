@@ -1,4 +1,5 @@
-"""Prebuilt statements for the hot paths (authorise, resolve, register, audit append).
+"""Prebuilt statements for the hot paths (authorise, resolve, register, audit append, and
+the two trace reads: one trace by id, the latest page of traces).
 
 Building a SQLAlchemy statement and its cache key costs ~120 µs; executing a prebuilt one
 with bound parameters ~20 µs. Prompt fetch and version registration run a handful each,
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, or_, select, update
 
 from rippleops.store.models import (
     Asset,
@@ -18,7 +19,9 @@ from rippleops.store.models import (
     Membership,
     Meta,
     Project,
+    Span,
     Token,
+    Trace,
     User,
     Version,
     VersionInput,
@@ -34,6 +37,8 @@ AE = cast(Table, AuditEvent.__table__)
 META = cast(Table, Meta.__table__)
 T = cast(Table, Token.__table__)
 U = cast(Table, User.__table__)
+SP = cast(Table, Span.__table__)
+TR = cast(Table, Trace.__table__)
 
 # a token with its user; params: token_hash
 TOKEN_USER = (
@@ -96,3 +101,73 @@ INSERT_META = insert(META)
 # params: b_key, b_value
 UPDATE_META = update(META).where(META.c.key == bindparam("b_key")).values(value=bindparam("b_value"))
 INSERT_AUDIT = insert(AE)
+
+# -- traces (issue 5) -------------------------------------------------------------------------
+
+# what a trace summary is read from, in this order (services/traces.py maps the rows)
+TRACE_COLUMNS = (
+    TR.c.id,
+    TR.c.trace_id,
+    TR.c.name,
+    TR.c.app,
+    TR.c.app_version,
+    TR.c.service_name,
+    TR.c.status,
+    TR.c.start_ns,
+    TR.c.end_ns,
+    TR.c.duration_ms,
+    TR.c.span_count,
+    TR.c.has_root,
+    TR.c.prompt_tokens,
+    TR.c.completion_tokens,
+    TR.c.cost,
+    TR.c.input_preview,
+    TR.c.output_preview,
+)
+SPAN_COLUMNS = (
+    SP.c.trace_id,
+    SP.c.span_id,
+    SP.c.parent_id,
+    SP.c.name,
+    SP.c.kind,
+    SP.c.start_ns,
+    SP.c.end_ns,
+    SP.c.duration_ms,
+    SP.c.status,
+    SP.c.status_message,
+    SP.c.service_name,
+    SP.c.attributes,
+    SP.c.events,
+)
+
+# one trace's summary; params: project_id, trace_id
+TRACE_BY_ID = select(*TRACE_COLUMNS).where(
+    TR.c.project_id == bindparam("project_id"), TR.c.trace_id == bindparam("trace_id")
+)
+
+# every span of one trace (the unique index on project, trace, span serves it); params: project_id, trace_id
+SPANS_OF_TRACE = (
+    select(*SPAN_COLUMNS)
+    .where(SP.c.project_id == bindparam("project_id"), SP.c.trace_id == bindparam("trace_id"))
+    .order_by(SP.c.start_ns, SP.c.id)
+)
+
+# the newest traces, newest first (ix_traces_project_start); params: project_id, limit
+LATEST_TRACES = (
+    select(*TRACE_COLUMNS)
+    .where(TR.c.project_id == bindparam("project_id"))
+    .order_by(TR.c.start_ns.desc(), TR.c.id.desc())
+    .limit(bindparam("limit"))
+)
+
+# the next page of the newest traces, after the cursor (start_ns, id); params: project_id, c_ns, c_id, limit
+LATEST_TRACES_AFTER = (
+    select(*TRACE_COLUMNS)
+    .where(
+        TR.c.project_id == bindparam("project_id"),
+        TR.c.start_ns <= bindparam("c_ns"),  # a range on the index; the next term breaks ties
+        or_(TR.c.start_ns < bindparam("c_ns"), TR.c.id < bindparam("c_id")),
+    )
+    .order_by(TR.c.start_ns.desc(), TR.c.id.desc())
+    .limit(bindparam("limit"))
+)
