@@ -17,6 +17,7 @@ from rippleops.server.routers import (
     projects,
     prompts,
     secrets,
+    traces,
     users,
 )
 
@@ -34,4 +35,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     projects.router,
     users.router,
     audit.router,
+    traces.router,
 )

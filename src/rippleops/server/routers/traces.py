@@ -1,0 +1,68 @@
+"""Traces: the newest first with filters, and one trace with all its spans.
+
+``since`` and ``until`` take an ISO time or a duration counted back from now (``30m``,
+``1h``, ``2d``), as ``ripple trace list --since`` does; ``attr`` (repeatable) is
+``key=value``: a trace matches when one of its spans has that attribute value. The spans
+themselves arrive through OTLP (``POST /v1/traces``) or from app calls in the server.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import Field
+
+from rippleops.domain.records import Page, TraceRecord, TraceSummaryRecord
+from rippleops.domain.times import parse_time
+from rippleops.server.auth import CallerDep, ProjectDep, ServicesDep
+from rippleops.server.routers.paths import PROJECT
+from rippleops.server.schemas import ERROR_RESPONSES
+from rippleops.services.traces import MAX_TRACE_PAGE, parse_attribute_filters
+
+router = APIRouter(prefix=PROJECT + "/traces", tags=["traces"], responses=ERROR_RESPONSES)
+
+
+class TracePage(Page):
+    """A page of trace summaries, newest first; pass ``next_cursor`` back for the next."""
+
+    items: list[TraceSummaryRecord] = Field(default_factory=list)  # type: ignore[assignment]
+
+
+@router.get("", response_model=TracePage)
+async def list_traces(
+    project: ProjectDep,
+    caller: CallerDep,
+    services: ServicesDep,
+    app: Annotated[str | None, Query(description="support-bot, app/support-bot, support-bot:3 or @label")] = None,
+    version: Annotated[int | None, Query(ge=1, description="the app's version")] = None,
+    status: Annotated[str | None, Query(description="ok, error or unset")] = None,
+    min_latency_ms: Annotated[float | None, Query(ge=0)] = None,
+    max_latency_ms: Annotated[float | None, Query(ge=0)] = None,
+    since: Annotated[str | None, Query(description="ISO time, or a duration back from now: 30m, 1h, 2d")] = None,
+    until: Annotated[str | None, Query(description="ISO time, or a duration back from now")] = None,
+    attr: Annotated[list[str] | None, Query(description="key=value, repeatable; any span of the trace")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_TRACE_PAGE)] = 50,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+) -> Page:
+    """Trace summaries, newest first, one page at a time."""
+    return await caller.run(
+        services.traces.list,
+        project,
+        app=app,
+        version=version,
+        status=status,
+        min_latency_ms=min_latency_ms,
+        max_latency_ms=max_latency_ms,
+        since=parse_time(since, future=False, option="since") if since else None,
+        until=parse_time(until, future=False, option="until") if until else None,
+        attributes=parse_attribute_filters(attr or []),
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+@router.get("/{trace_id}", response_model=TraceRecord)
+async def get_trace(trace_id: str, project: ProjectDep, caller: CallerDep, services: ServicesDep) -> TraceRecord:
+    """One trace: its summary and every span (depth first, siblings by start time)."""
+    return await caller.run(services.traces.get, project, trace_id)
