@@ -26,7 +26,7 @@ router = APIRouter(prefix=PROJECT + "/traces", tags=["traces"], responses=ERROR_
 class TracePage(Page):
     """A page of trace summaries, newest first; pass ``next_cursor`` back for the next."""
 
-    items: list[TraceSummaryRecord] = Field(default_factory=list)  # type: ignore[assignment]
+    items: list[TraceSummaryRecord] = Field(default_factory=list)
 
 
 @router.get("", response_model=TracePage)
