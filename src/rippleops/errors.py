@@ -11,6 +11,7 @@
     ├── ForbiddenError               403  exit 6   authenticated, but the role does not allow it
     ├── GateFailedError              412  exit 7   an eval gate blocked a promotion
     └── UnavailableError             503  exit 8   a server or backend cannot be reached
+        └── BusyError                429  exit 8   the server is at capacity; retry after a pause
 
 The CLI also exits 9 when ``ripple audit verify`` finds a broken chain (not an error: a
 finding). Each class carries its HTTP status and CLI exit code; the server's error handler, the CLI
@@ -94,6 +95,16 @@ class UnavailableError(RippleError):
     exit_code = 8
 
 
+class BusyError(UnavailableError):
+    """The server is at capacity for now (a full queue); retry after ``retry_after_s``."""
+
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after_s: int = 1, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, details={"retry_after_s": retry_after_s, **(details or {})})
+        self.retry_after_s = retry_after_s
+
+
 ERRORS_BY_TYPE: dict[str, type[RippleError]] = {
     cls.__name__: cls
     for cls in (
@@ -106,6 +117,7 @@ ERRORS_BY_TYPE: dict[str, type[RippleError]] = {
         ForbiddenError,
         GateFailedError,
         UnavailableError,
+        BusyError,
     )
 }
 
