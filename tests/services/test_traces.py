@@ -12,7 +12,7 @@ from rippleops.errors import ForbiddenError, InvalidError, NotFoundError
 from rippleops.services import Services
 from trace_rows import SEC, SpanRow, insert_trace
 
-T0 = 1_800_000_000 * SEC  # 2027-01-15, a fixed clock for the rows
+T0 = 1_700_000_000 * SEC  # 2023-11-14T22:13:20Z, a fixed clock for the rows
 
 
 def _ids(page: object) -> list[str]:
@@ -189,7 +189,7 @@ def test_get_returns_every_span_in_tree_order(services: Services, admin: Princip
     assert by_name["generate"].attributes["llm.token_count.prompt"] == 7
     assert by_name["retrieve"].start_ns == T0 + 1_000_000
     assert by_name["retrieve"].end_time - by_name["retrieve"].start_time == timedelta(milliseconds=1)
-    assert trace.model_dump(mode="json")["spans"][0]["start_time"].startswith("2027-01-15T")
+    assert trace.model_dump(mode="json")["spans"][0]["start_time"].startswith("2023-11-14T22:13:20")
 
 
 def test_bad_input_is_refused_clearly(services: Services, admin: Principal) -> None:

@@ -151,15 +151,23 @@ class Tracing:
         return self.tracer.start_span(name, context=ctx, attributes=self._attrs(kind, attributes))
 
     def decorate(
-        self, fn: Callable[P, R], *, name: str | None = None, kind: str = CHAIN, capture: bool = True
+        self,
+        fn: Callable[P, R],
+        *,
+        name: str | None = None,
+        kind: str = CHAIN,
+        capture: bool = True,
+        attributes: Mapping[str, Any] | None = None,
     ) -> Callable[P, R]:
         """``fn`` traced: a span per call, with its arguments as ``input.value`` and its
-        result as ``output.value`` (when ``capture``). Sync and async functions and
-        generators alike (a generator's span lasts until it is exhausted or closed)."""
+        result as ``output.value`` (when ``capture``), plus fixed ``attributes``. Sync and
+        async functions and generators alike (a generator's span lasts until it is exhausted
+        or closed)."""
         span_name: str = name or str(getattr(fn, "__qualname__", None) or getattr(fn, "__name__", "call"))
+        fixed = dict(attributes or {})
 
         def inputs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-            return {INPUT_VALUE: _io_value(args, kwargs)} if capture else {}
+            return {**fixed, INPUT_VALUE: _io_value(args, kwargs)} if capture else fixed
 
         if inspect.isasyncgenfunction(fn):
 

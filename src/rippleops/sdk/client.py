@@ -20,6 +20,7 @@ from rippleops.sdk.jobs import Jobs
 from rippleops.sdk.models import Models
 from rippleops.sdk.prompts import Prompts
 from rippleops.sdk.synth import Synth
+from rippleops.sdk.traces import TraceApi, Traces
 from rippleops.sdk.transport import Transport
 from rippleops.settings import Settings, get_settings
 
@@ -29,7 +30,7 @@ class Client:
     embedded home (``$RIPPLE_HOME``); with one, over HTTP with ``token``.
 
     Collections: ``prompts``, ``assets``, ``jobs``, ``audit``, ``projects``, ``users``,
-    ``tokens``, ``roles``, ``secrets``, ``models``, ``indexes`` (and ``rp.search(...)``), ``datasets``, ``embedders``, ``synth``. Every call takes ``project=`` to leave the client's project.
+    ``tokens``, ``roles``, ``secrets``, ``models``, ``indexes`` (and ``rp.search(...)``), ``datasets``, ``embedders``, ``synth``, ``traces`` (and ``rp.trace`` to trace your own code). Every call takes ``project=`` to leave the client's project.
     """
 
     def __init__(
@@ -70,6 +71,8 @@ class Client:
         self.models = Models(self)
         self.indexes = Indexes(self)
         self.synth = Synth(self)
+        self.traces = Traces(self)
+        self.trace = TraceApi(self)
 
     @property
     def is_remote(self) -> bool:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+from rippleops.domain.access import Action
 from rippleops.domain.records import Page, TraceRecord, TraceSummaryRecord
 from rippleops.runtime.tracing import Tracing
 from rippleops.sdk._http import quote_part
@@ -72,8 +73,6 @@ class EmbeddedTraces:
     def tracing(self, project: str) -> Tracing:
         t = self._e()
         with t.services.db.reading() as s:  # spans of a project the caller cannot write are refused up front
-            from rippleops.domain.access import Action
-
             t.services.access.authorize(s, t.principal, project, Action.WRITE)
         return t.services.trace_ingest.tracing(project)
 

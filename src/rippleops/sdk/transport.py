@@ -36,10 +36,12 @@ from rippleops.domain.records import (
     SearchResultRecord,
     SecretRecord,
     TokenRecord,
+    TraceRecord,
     UserRecord,
     VersionRecord,
 )
 from rippleops.domain.records import prompt_etag as prompt_etag
+from rippleops.runtime.tracing import Tracing
 
 
 class NotModified:
@@ -233,6 +235,16 @@ class Transport(ABC):
     def dataset_batches(
         self, project: str, ref: str, *, columns: list[str] | None, batch_size: int
     ) -> Iterator[Any]: ...
+
+    # traces (issue 5): queries, and the Tracing that user code's spans (rp.trace) go to
+    @abstractmethod
+    def list_traces(self, project: str, filters: dict[str, Any], limit: int, cursor: str | None) -> Page: ...
+    @abstractmethod
+    def get_trace(self, project: str, trace_id: str) -> TraceRecord: ...
+    @abstractmethod
+    def tracing(self, project: str) -> Tracing: ...
+    @abstractmethod
+    def flush_traces(self, timeout_s: float = 10.0) -> None: ...
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
