@@ -168,11 +168,11 @@ def test_exceptions_are_recorded_as_errors(rp: Client) -> None:
     def explode(x: int) -> int:
         raise ValueError(f"bad value {x}")
 
-    with pytest.raises(RuntimeError, match="stop"):  # the with block re-raises after recording
-        with rp.trace("outer") as span:
-            with pytest.raises(ValueError, match="bad value 3"):
-                explode(3)
-            raise RuntimeError("stop")
+    # the with block records the exception and re-raises it
+    with pytest.raises(RuntimeError, match="stop"), rp.trace("outer") as span:
+        with pytest.raises(ValueError, match="bad value 3"):
+            explode(3)
+        raise RuntimeError("stop")
     trace = _stored(rp, rp.trace.trace_id(span), 2)
     assert trace.status == "error"
     outer = _by_name(trace)["outer"]
