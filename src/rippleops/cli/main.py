@@ -25,6 +25,7 @@ from rippleops.cli import (
     secret,
     server,
     synth,
+    trace,
 )
 from rippleops.cli.common import GlobalOptions, RippleGroup, echo, settings
 from rippleops.domain.refs import validate_name
@@ -50,6 +51,7 @@ app.add_typer(search.app, name="search")
 app.add_typer(synth.app, name="synth")
 app.add_typer(job.app, name="job")
 app.add_typer(audit.app, name="audit")
+app.add_typer(trace.app, name="trace")
 app.add_typer(access.users, name="user")
 app.add_typer(access.tokens, name="token")
 app.add_typer(access.roles, name="role")

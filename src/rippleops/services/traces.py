@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import builtins
-import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,18 +24,17 @@ from sqlalchemy.orm import Session
 from rippleops.domain.access import Action, Principal
 from rippleops.domain.records import Page, SpanRecord, TraceRecord, TraceSummaryRecord
 from rippleops.domain.refs import parse_ref
+from rippleops.domain.traces import STATUSES, check_trace_id, parse_attribute_filters
 from rippleops.errors import InvalidError, NotFoundError
 from rippleops.services.access import AccessService, ProjectRef
 from rippleops.services.assets import resolve
 from rippleops.store import queries
 from rippleops.store.db import Database
 
-__all__ = ["MAX_TRACE_PAGE", "STATUSES", "TraceService", "parse_attribute_filters"]
+__all__ = ["MAX_TRACE_PAGE", "TraceService"]
 
 MAX_TRACE_PAGE = 500
-STATUSES = ("ok", "error", "unset")
 APP_KIND = "app"
-_TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 TR: Table = queries.TR
 SP: Table = queries.SP
@@ -110,7 +108,7 @@ class TraceService:
 
     def get(self, principal: Principal, project: str, trace_id: str) -> TraceRecord:
         """One trace: its summary and every span, in tree order (depth first, siblings by start)."""
-        tid = _check_trace_id(trace_id)
+        tid = check_trace_id(trace_id)
         with self.db.reading() as s:
             proj = self.access.authorize(s, principal, project, Action.READ)
             row = s.execute(queries.TRACE_BY_ID, {"project_id": proj.id, "trace_id": tid}).first()
@@ -132,40 +130,6 @@ class TraceService:
 
 
 # -- filters --------------------------------------------------------------------------------------
-
-
-def parse_attribute_filters(attributes: Mapping[str, Any] | Sequence[str]) -> dict[str, str]:
-    """Attribute filters as ``{key: text}``: from a mapping, or from ``key=value`` strings
-    (the CLI's ``--attr`` and the REST ``attr`` parameter). Values compare as text; a
-    boolean is ``true``/``false``."""
-    pairs: builtins.list[tuple[str, Any]] = []
-    if isinstance(attributes, Mapping):
-        pairs = list(attributes.items())
-    else:
-        for item in attributes:
-            key, sep, value = str(item).partition("=")
-            if not sep or not key.strip():
-                raise InvalidError(
-                    f"attribute filter {item!r} is not key=value; write it as llm.model_name=smollm2 "
-                    "(a trace matches when one of its spans has that attribute value)"
-                )
-            pairs.append((key.strip(), value))
-    out: dict[str, str] = {}
-    for key, value in pairs:
-        if not isinstance(key, str) or not key or len(key) > 200 or any(c in key for c in '"\\'):
-            raise InvalidError(
-                f"attribute name {key!r} is not valid: 1 to 200 characters, without double quotes or backslashes"
-            )
-        if isinstance(value, bool):
-            out[key] = "true" if value else "false"
-        elif isinstance(value, str | int | float):
-            out[key] = str(value)
-        else:
-            raise InvalidError(
-                f"attribute filter {key}={value!r}: compare with a string, number or boolean "
-                f"(not a {type(value).__name__})"
-            )
-    return out
 
 
 def _attribute_condition(dialect: str, key: str, value: str) -> ColumnElement[bool]:
@@ -239,16 +203,6 @@ def _app_filter(s: Session, proj: ProjectRef, app: str, version: int | None) -> 
             raise InvalidError(f"app {app!r} names version {number} but version={version} was given; give one")
         number = version
     return ref.name, number
-
-
-def _check_trace_id(trace_id: str) -> str:
-    tid = trace_id.strip().lower() if isinstance(trace_id, str) else ""
-    if not _TRACE_ID.match(tid):
-        raise InvalidError(
-            f"trace id {trace_id!r} is not valid: a trace id is 32 hexadecimal characters "
-            "(as `ripple trace list` shows them)"
-        )
-    return tid
 
 
 # -- cursor ---------------------------------------------------------------------------------------

@@ -15,10 +15,11 @@ from pydantic import Field
 
 from rippleops.domain.records import Page, TraceRecord, TraceSummaryRecord
 from rippleops.domain.times import parse_time
+from rippleops.domain.traces import parse_attribute_filters
 from rippleops.server.auth import CallerDep, ProjectDep, ServicesDep
 from rippleops.server.routers.paths import PROJECT
 from rippleops.server.schemas import ERROR_RESPONSES
-from rippleops.services.traces import MAX_TRACE_PAGE, parse_attribute_filters
+from rippleops.services.traces import MAX_TRACE_PAGE
 
 router = APIRouter(prefix=PROJECT + "/traces", tags=["traces"], responses=ERROR_RESPONSES)
 
