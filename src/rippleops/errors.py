@@ -4,7 +4,9 @@
 
     RippleError                      500  exit 1   something went wrong that no subclass names
     ├── InvalidError                 422  exit 2   the input is malformed (names, YAML, templates, values)
-    │   └── PayloadTooLargeError     413  exit 2   a request or file is over the size limit
+    │   ├── PayloadTooLargeError     413  exit 2   a request or file is over the size limit
+    │   ├── MalformedPayloadError    400  exit 2   a request body cannot be decoded (OTLP protobuf/JSON)
+    │   └── UnsupportedMediaError    415  exit 2   a request body in a content type or encoding not taken
     ├── NotFoundError                404  exit 3   an asset, version, label, user ... does not exist
     ├── ConflictError                409  exit 4   the request clashes with the current state
     ├── UnauthenticatedError         401  exit 5   no credentials, or bad/expired/revoked ones
@@ -51,6 +53,18 @@ class PayloadTooLargeError(InvalidError):
     """A request body, file or rendered output is over its size limit."""
 
     http_status = 413
+
+
+class MalformedPayloadError(InvalidError):
+    """A request body cannot be decoded at all (not protobuf, not JSON, not gzip)."""
+
+    http_status = 400
+
+
+class UnsupportedMediaError(InvalidError):
+    """A request body in a content type or content encoding the route does not take."""
+
+    http_status = 415
 
 
 class NotFoundError(RippleError):
@@ -111,6 +125,8 @@ ERRORS_BY_TYPE: dict[str, type[RippleError]] = {
         RippleError,
         InvalidError,
         PayloadTooLargeError,
+        MalformedPayloadError,
+        UnsupportedMediaError,
         NotFoundError,
         ConflictError,
         UnauthenticatedError,

@@ -27,6 +27,7 @@ from typing import Any
 __all__ = [
     "JSON_TYPE",
     "PROTOBUF_TYPE",
+    "ExportResult",
     "OtlpBatch",
     "OtlpError",
     "app_of",
@@ -80,6 +81,31 @@ class OtlpBatch:
         self.rejected += 1
         if len(self.errors) < 5:
             self.errors.append(reason)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What became of an export: spans accepted (queued) and rejected (invalid), and why."""
+
+    accepted: int
+    rejected: int = 0
+    error_message: str = ""
+
+    def response_json(self) -> dict[str, Any]:
+        """The OTLP/JSON ``ExportTraceServiceResponse`` (int64 as a string)."""
+        if not self.rejected:
+            return {}
+        return {"partialSuccess": {"rejectedSpans": str(self.rejected), "errorMessage": self.error_message}}
+
+    def response_protobuf(self) -> bytes:
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+        response = ExportTraceServiceResponse()
+        if self.rejected:
+            response.partial_success.rejected_spans = self.rejected
+            response.partial_success.error_message = self.error_message
+        data: bytes = response.SerializeToString()
+        return data
 
 
 # -- the mapping -----------------------------------------------------------------------------------

@@ -70,7 +70,7 @@ class Services:
         self.jobs = JobService(self.db, self.access, settings, self, executor or InlineExecutor())
         self.indexes = IndexService(self)
         self.search = SearchService(self)
-        self.trace_ingest = TraceIngest(self.db, settings)
+        self.trace_ingest = TraceIngest(self.db, settings, self.access)
         self.traces = TraceService(self.db, self.access)
         event.listen(self.db._write, "after_commit", self._after_commit)
 

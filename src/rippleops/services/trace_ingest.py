@@ -30,9 +30,19 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 from sqlalchemy import select
 
-from rippleops.domain.otlp import decode, project_of, span_row, unspool_record
-from rippleops.errors import BusyError, NotFoundError, UnavailableError
+from rippleops.domain.access import Action, Principal
+from rippleops.domain.otlp import (
+    ExportResult,
+    OtlpError,
+    decode,
+    project_of,
+    span_row,
+    spool_record,
+    unspool_record,
+)
+from rippleops.errors import BusyError, MalformedPayloadError, NotFoundError, UnavailableError
 from rippleops.runtime.tracing import Tracing
+from rippleops.services.access import AccessService
 from rippleops.services.trace_spool import Spool, Ticket, orphan_segments, read_segment
 from rippleops.services.trace_writer import write_batch
 from rippleops.settings import DEFAULT_PROJECT, Settings
@@ -81,8 +91,9 @@ class _Item:
 class TraceIngest:
     """The queue, its writer thread, and a :class:`Tracing` per project."""
 
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, db: Database, settings: Settings, access: AccessService) -> None:
         self.db = db
+        self.access = access
         self.settings = settings
         self.capacity = settings.trace_queue_spans
         self.batch_spans = settings.trace_batch_spans
@@ -162,6 +173,31 @@ class TraceIngest:
             self.stats.received["otlp"] += n
             for project_id, rows in items:
                 self._put(_Item(0, project_id, len(rows), rows=rows, ticket=ticket))
+
+    def export(
+        self, principal: Principal, content_type: str, body: bytes, header_project: str | None = None
+    ) -> ExportResult:
+        """Accept an OTLP trace export (``body`` in ``content_type``, already decompressed).
+
+        Each resource's spans go to ``header_project`` (``X-Ripple-Project``), else the
+        resource's ``ripple.project``, else ``default``; the caller needs write access to
+        each. Spans with bad ids are rejected (counted in the result), the others queued
+        (and spooled) before this returns. Raises :class:`MalformedPayloadError` for a body
+        that is not an export, :class:`BusyError` when the queue is full."""
+        try:
+            batch = decode(content_type, body)
+        except OtlpError as exc:
+            raise MalformedPayloadError(str(exc)) from exc
+        by_project: dict[str, list[dict[str, Any]]] = {}
+        for resource_project, rows in batch.rows.items():
+            by_project.setdefault(project_of(header_project, resource_project, DEFAULT_PROJECT), []).extend(rows)
+        with self.db.reading() as s:
+            parts = [
+                (self.access.authorize(s, principal, project, Action.WRITE).id, rows)
+                for project, rows in by_project.items()
+            ]
+        self.ingest_many(parts, spool=spool_record(content_type, header_project, body))
+        return ExportResult(batch.span_count, batch.rejected, "; ".join(batch.errors))
 
     # -- the spool -----------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from rippleops.server.routers import (
     jobs,
     members,
     models,
+    otlp,
     projects,
     prompts,
     secrets,
@@ -35,5 +36,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     projects.router,
     users.router,
     audit.router,
+    otlp.router,
     traces.router,
 )
