@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from rippleops import Client, InvalidError, NotFoundError
+from rippleops import Client, ForbiddenError, InvalidError, NotFoundError
 from rippleops.domain.records import SpanRecord, TraceRecord
 from rippleops.settings import Settings
 from rippleops.store.db import Database
@@ -200,3 +200,26 @@ def test_spans_go_to_the_client_project(rp: Client) -> None:
     assert rp.traces.list(project="lab").items == []
     with pytest.raises(NotFoundError):
         rp.traces.get(tid or "", project="lab")
+
+
+def test_a_viewer_reads_traces_but_cannot_trace_embedded(rp: Client, settings: Settings) -> None:
+    rp.users.create("vera")
+    rp.roles.grant("vera", "viewer")
+    token = rp.tokens.create(user="vera").token
+    assert token
+    vera = (
+        Client(url=rp.transport.url, token=token, settings=settings)
+        if rp.is_remote
+        else Client(settings=settings, token=token)
+    )
+    try:
+        with rp.trace("by alice") as span:
+            pass
+        tid = rp.trace.trace_id(span)
+        _stored(rp, tid, 1)
+        assert vera.traces.get(tid or "").name == "by alice"  # viewers read traces
+        if not rp.is_remote:  # embedded refuses at once; remote spans are refused by the server (403)
+            with pytest.raises(ForbiddenError, match="needs engineer"), vera.trace("by vera"):
+                pass
+    finally:
+        vera.close()

@@ -72,8 +72,11 @@ class EmbeddedTraces:
 
     def tracing(self, project: str) -> Tracing:
         t = self._e()
-        with t.services.db.reading() as s:  # spans of a project the caller cannot write are refused up front
-            t.services.access.authorize(s, t.principal, project, Action.WRITE)
+        allowed: set[str] = self.__dict__.setdefault("_tracing_allowed", set())
+        if project not in allowed:  # checked once per project: rp.trace runs on the app's hot path
+            with t.services.db.reading() as s:  # a project the caller cannot write to is refused up front
+                t.services.access.authorize(s, t.principal, project, Action.WRITE)
+            allowed.add(project)
         return t.services.trace_ingest.tracing(project)
 
     def flush_traces(self, timeout_s: float = 10.0) -> None:
