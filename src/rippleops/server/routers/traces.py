@@ -8,11 +8,12 @@ themselves arrive through OTLP (``POST /v1/traces``) or from app calls in the se
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import Field
 
+from rippleops.domain.access import Principal
 from rippleops.domain.records import Page, TraceRecord, TraceSummaryRecord
 from rippleops.domain.times import parse_time
 from rippleops.domain.traces import parse_attribute_filters
@@ -21,6 +22,7 @@ from rippleops.server.routers.paths import PROJECT
 from rippleops.server.schemas import ERROR_RESPONSES
 from rippleops.services.traces import MAX_TRACE_PAGE
 
+JSON = "application/json"
 router = APIRouter(prefix=PROJECT + "/traces", tags=["traces"], responses=ERROR_RESPONSES)
 
 
@@ -45,25 +47,34 @@ async def list_traces(
     attr: Annotated[list[str] | None, Query(description="key=value, repeatable; any span of the trace")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_TRACE_PAGE)] = 50,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
-) -> Page:
+) -> Response:
     """Trace summaries, newest first, one page at a time."""
-    return await caller.run(
-        services.traces.list,
-        project,
-        app=app,
-        version=version,
-        status=status,
-        min_latency_ms=min_latency_ms,
-        max_latency_ms=max_latency_ms,
-        since=parse_time(since, future=False, option="since") if since else None,
-        until=parse_time(until, future=False, option="until") if until else None,
-        attributes=parse_attribute_filters(attr or []),
-        limit=limit,
-        cursor=cursor,
-    )
+    filters: dict[str, Any] = {
+        "app": app,
+        "version": version,
+        "status": status,
+        "min_latency_ms": min_latency_ms,
+        "max_latency_ms": max_latency_ms,
+        "since": parse_time(since, future=False, option="since") if since else None,
+        "until": parse_time(until, future=False, option="until") if until else None,
+        "attributes": parse_attribute_filters(attr or []),
+    }
+
+    def page_json(principal: Principal) -> bytes:
+        # serialised here, in the worker thread: FastAPI's re-validation of 50 records against
+        # the response model would cost more than the query
+        return (
+            services.traces.list(principal, project, limit=limit, cursor=cursor, **filters).model_dump_json().encode()
+        )
+
+    return Response(await caller.run(page_json), media_type=JSON)
 
 
 @router.get("/{trace_id}", response_model=TraceRecord)
-async def get_trace(trace_id: str, project: ProjectDep, caller: CallerDep, services: ServicesDep) -> TraceRecord:
+async def get_trace(trace_id: str, project: ProjectDep, caller: CallerDep, services: ServicesDep) -> Response:
     """One trace: its summary and every span (depth first, siblings by start time)."""
-    return await caller.run(services.traces.get, project, trace_id)
+
+    def trace_json(principal: Principal) -> bytes:
+        return services.traces.get(principal, project, trace_id).model_dump_json().encode()
+
+    return Response(await caller.run(trace_json), media_type=JSON)
