@@ -36,8 +36,14 @@ def test_all_is_sorted_and_exported() -> None:
 def test_errors_carry_status_and_exit_code() -> None:
     from rippleops.errors import ERRORS_BY_TYPE, error_from_dict
 
-    codes = {c.exit_code for c in ERRORS_BY_TYPE.values() if c is not rippleops.PayloadTooLargeError}
-    assert len(codes) == len(ERRORS_BY_TYPE) - 1  # one exit code per error, 413 shares "invalid"
+    # one exit code per error family; a subclass (413, 400, 415 of "invalid", 429 of
+    # "unavailable") shares its parent's, and differs only in its HTTP status
+    families = [c for c in ERRORS_BY_TYPE.values() if c.__base__ in (Exception, rippleops.RippleError)]
+    assert len({c.exit_code for c in families}) == len(families)
+    for cls in ERRORS_BY_TYPE.values():
+        if cls not in families:
+            assert cls.exit_code == cls.__base__.exit_code, cls  # type: ignore[attr-defined]
+    assert len({c.http_status for c in ERRORS_BY_TYPE.values()}) == len(ERRORS_BY_TYPE)
     err = error_from_dict({"type": "NotFoundError", "message": "gone"}, 404)
     assert isinstance(err, rippleops.NotFoundError) and err.message == "gone"
     assert isinstance(error_from_dict({"type": "Weird"}, 409), rippleops.ConflictError)

@@ -14,22 +14,26 @@ totals (an agent, an app call) is not counted twice.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, case, literal_column, or_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from rippleops.domain.otlp import app_of
-from rippleops.store.models import Span, Trace
 
-SPANS = cast(Table, Span.__table__)
-TRACES = cast(Table, Trace.__table__)
 PREVIEW_CHARS = 500
-ROOT_STATUS_ERROR = "error"
+SQLITE_MAX_PARAMS = 32_000  # bound parameters per statement (SQLite's limit is 32,766)
+TRACE_COLUMNS = (
+    "project_id", "trace_id", "name", "app", "app_version", "service_name", "status", "start_ns", "end_ns",
+    "duration_ms", "span_count", "has_root", "prompt_tokens", "completion_tokens", "cost", "input_preview",
+    "output_preview",
+)  # fmt: skip
+SPAN_COLUMNS = (
+    "project_id", "trace_id", "span_id", "parent_id", "name", "kind", "start_ns", "end_ns", "duration_ms",
+    "status", "status_message", "service_name", "attributes", "events",
+)  # fmt: skip
 
 
 def write_batch(session: Session, dialect: str, rows: Sequence[dict[str, Any]]) -> int:
@@ -37,13 +41,7 @@ def write_batch(session: Session, dialect: str, rows: Sequence[dict[str, Any]]) 
     many spans were new."""
     if not rows:
         return 0
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = (
-        insert(SPANS)
-        .on_conflict_do_nothing(index_elements=["project_id", "trace_id", "span_id"])
-        .returning(SPANS.c.project_id, SPANS.c.trace_id, SPANS.c.span_id)
-    )
-    inserted = {tuple(r) for r in session.execute(stmt, list(rows))}
+    inserted = _insert_spans(session, dialect, rows)
     if not inserted:
         return 0
     summaries: dict[tuple[int, str], dict[str, Any]] = {}
@@ -53,48 +51,104 @@ def write_batch(session: Session, dialect: str, rows: Sequence[dict[str, Any]]) 
             continue
         inserted.discard(key3)  # a span twice in one batch counts once
         _fold(summaries, row)
-    upsert = insert(TRACES)
-    new = upsert.excluded
-    old = TRACES.c
-    root = new.has_root == 1
-
-    def root_or_old(col: str) -> Any:
-        return case((root, new[col]), else_=old[col])
-
-    upsert = upsert.on_conflict_do_update(
-        index_elements=["project_id", "trace_id"],
-        set_={
-            "span_count": old.span_count + new.span_count,
-            "start_ns": case((new.start_ns < old.start_ns, new.start_ns), else_=old.start_ns),
-            "end_ns": case((new.end_ns > old.end_ns, new.end_ns), else_=old.end_ns),
-            "has_root": case((root, 1), else_=old.has_root),
-            "name": root_or_old("name"),
-            "app": root_or_old("app"),
-            "app_version": root_or_old("app_version"),
-            "service_name": root_or_old("service_name"),
-            "input_preview": root_or_old("input_preview"),
-            "output_preview": root_or_old("output_preview"),
-            "status": case(
-                (or_(old.status == ROOT_STATUS_ERROR, new.status == ROOT_STATUS_ERROR), ROOT_STATUS_ERROR),
-                (root, new.status),
-                else_=old.status,
-            ),
-            "duration_ms": case(
-                (root, new.duration_ms),
-                (old.has_root == 1, old.duration_ms),
-                else_=(
-                    case((new.end_ns > old.end_ns, new.end_ns), else_=old.end_ns)
-                    - case((new.start_ns < old.start_ns, new.start_ns), else_=old.start_ns)
-                )
-                / literal_column("1000000.0"),
-            ),
-            "prompt_tokens": old.prompt_tokens + new.prompt_tokens,
-            "completion_tokens": old.completion_tokens + new.completion_tokens,
-            "cost": old.cost + new.cost,
-        },
-    )
-    session.execute(upsert, list(summaries.values()))
+    tuples = [tuple(s[c] for c in TRACE_COLUMNS) for s in summaries.values()]
+    _stage(session, dialect, "traces", TRACE_COLUMNS, tuples, _UPSERT)
     return sum(s["span_count"] for s in summaries.values())
+
+
+def _insert_spans(session: Session, dialect: str, rows: Sequence[dict[str, Any]]) -> set[tuple[int, str, str]]:
+    """Insert the spans, ignoring those stored already; the keys of the new ones."""
+    tuples = [
+        (
+            r["project_id"], r["trace_id"], r["span_id"], r["parent_id"], r["name"], r["kind"], r["start_ns"],
+            r["end_ns"], r["duration_ms"], r["status"], r["status_message"], r["service_name"],
+            _dumps(r["attributes"]), _dumps(r["events"]) if r["events"] else "[]",
+        )
+        for r in rows
+    ]  # fmt: skip
+    returned = _stage(session, dialect, "spans", SPAN_COLUMNS, tuples, _INSERT_SPANS)
+    return {(p, t, sp) for p, t, sp in returned}
+
+
+def _stage(
+    session: Session, dialect: str, table: str, columns: tuple[str, ...], tuples: list[tuple[Any, ...]], tail: str
+) -> list[tuple[Any, ...]]:
+    """``INSERT INTO table (columns) <rows> tail`` for many rows at the driver, returning
+    what ``tail`` returns: multi-row ``VALUES`` on SQLite; on PostgreSQL ``COPY`` into a
+    temporary table (one per connection, emptied at commit) then ``INSERT ... SELECT``.
+
+    Why not SQLAlchemy's executemany: its per-row parameter processing cost more than the
+    database's own work (benchmarks/otlp_ingest.py)."""
+    conn = session.connection()
+    head = f"INSERT INTO {table} ({', '.join(columns)}) "
+    if dialect == "postgresql":
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(_PG_STAGING[table])
+            with cursor.copy(f"COPY ripple_{table}_in ({', '.join(columns)}) FROM STDIN") as copy:
+                for t in tuples:
+                    copy.write_row(t)
+            cursor.execute(f"{head}SELECT {', '.join(columns)} FROM ripple_{table}_in {tail}")
+            return list(cursor.fetchall()) if cursor.description else []
+        finally:
+            cursor.close()
+    out: list[tuple[Any, ...]] = []
+    chunk_rows = SQLITE_MAX_PARAMS // len(columns)
+    raw = conn.connection.driver_connection  # inside the transaction the session began
+    assert raw is not None
+    for start in range(0, len(tuples), chunk_rows):
+        chunk = tuples[start : start + chunk_rows]
+        sql = head + "VALUES " + _placeholders(len(columns), len(chunk)) + " " + tail
+        out.extend(raw.execute(sql, [v for t in chunk for v in t]).fetchall())
+    return out
+
+
+@functools.lru_cache(maxsize=16)
+def _placeholders(columns: int, rows: int) -> str:
+    one = "(" + ",".join("?" * columns) + ")"
+    return ",".join([one] * rows)
+
+
+_INSERT_SPANS = "ON CONFLICT (project_id, trace_id, span_id) DO NOTHING RETURNING project_id, trace_id, span_id"
+_ROOT = "excluded.has_root = 1"
+_START = "CASE WHEN excluded.start_ns < traces.start_ns THEN excluded.start_ns ELSE traces.start_ns END"
+_END = "CASE WHEN excluded.end_ns > traces.end_ns THEN excluded.end_ns ELSE traces.end_ns END"
+_UPSERT = (
+    "ON CONFLICT (project_id, trace_id) DO UPDATE SET "
+    "span_count = traces.span_count + excluded.span_count, "
+    f"start_ns = {_START}, end_ns = {_END}, "
+    f"has_root = CASE WHEN {_ROOT} THEN 1 ELSE traces.has_root END, "
+    + "".join(
+        f"{c} = CASE WHEN {_ROOT} THEN excluded.{c} ELSE traces.{c} END, "
+        for c in ("name", "app", "app_version", "service_name", "input_preview", "output_preview")
+    )
+    + "status = CASE WHEN traces.status = 'error' OR excluded.status = 'error' THEN 'error' "
+    f"WHEN {_ROOT} THEN excluded.status ELSE traces.status END, "
+    f"duration_ms = CASE WHEN {_ROOT} THEN excluded.duration_ms WHEN traces.has_root = 1 THEN traces.duration_ms "
+    f"ELSE ({_END} - {_START}) / 1000000.0 END, "
+    "prompt_tokens = traces.prompt_tokens + excluded.prompt_tokens, "
+    "completion_tokens = traces.completion_tokens + excluded.completion_tokens, "
+    "cost = traces.cost + excluded.cost"
+)
+_PG_STAGING = {
+    "spans": (
+        "CREATE TEMP TABLE IF NOT EXISTS ripple_spans_in (project_id integer, trace_id varchar(32), "
+        "span_id varchar(16), parent_id varchar(16), name varchar(300), kind varchar(20), start_ns bigint, "
+        "end_ns bigint, duration_ms double precision, status varchar(10), status_message text, "
+        "service_name varchar(200), attributes jsonb, events jsonb) ON COMMIT DELETE ROWS"
+    ),
+    "traces": (
+        "CREATE TEMP TABLE IF NOT EXISTS ripple_traces_in (project_id integer, trace_id varchar(32), "
+        "name varchar(300), app varchar(200), app_version integer, service_name varchar(200), status varchar(10), "
+        "start_ns bigint, end_ns bigint, duration_ms double precision, span_count integer, has_root integer, "
+        "prompt_tokens bigint, completion_tokens bigint, cost double precision, input_preview text, "
+        "output_preview text) ON COMMIT DELETE ROWS"
+    ),
+}
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def _fold(summaries: dict[tuple[int, str], dict[str, Any]], row: dict[str, Any]) -> None:
