@@ -223,3 +223,15 @@ def test_a_viewer_reads_traces_but_cannot_trace_embedded(rp: Client, settings: S
                 pass
     finally:
         vera.close()
+
+
+def test_an_app_root_span_is_found_by_app_and_version(rp: Client) -> None:
+    root = rp.trace("app/helper:2", attributes={"ripple.app": "app/helper:2", "input.value": "hello"})
+    with root as span, rp.trace("generate", kind="LLM") as llm:
+        rp.trace.set_attributes(llm, {"llm.token_count.prompt": 7, "llm.token_count.completion": 3})
+    tid = rp.trace.trace_id(span)
+    _stored(rp, tid, 2)
+    found = rp.traces.list(app="helper:2").items
+    assert [t.trace_id for t in found] == [tid]
+    assert (found[0].app, found[0].total_tokens, found[0].input_preview) == ("app/helper:2", 10, "hello")
+    assert rp.traces.list(app="helper", version=1).items == []
