@@ -2,9 +2,9 @@
 attribute filters, through the service (in-process) and through REST (the real server in
 its own process, keep-alive HTTP). Target: get-by-id and latest 50 < 10 ms p50.
 
-The store is filled directly in bulk (default 100,000 traces x 5 spans: an app call with
-guard, retrieve, render and generate steps; three apps, three models, 5% errors, spread
-over a week), as the batched writer would have left it.
+The store is filled in bulk through the batched writer's own statement (default 100,000
+traces x 5 spans: an app call with guard, retrieve, render and generate steps; three apps,
+three models, 5% errors, spread over a week), so the summaries are the writer's.
 
     python benchmarks/trace_query.py                                   # SQLite
     python benchmarks/trace_query.py postgresql://postgres@127.0.0.1:5432/test
@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from _common import fresh_home
 
 from rippleops.services import Services
-from rippleops.store.models import Span, Trace
+from rippleops.services.trace_writer import write_batch
 
 APPS = ("support-bot", "triage", "summarise")
 MODELS = ("smollm2", "qwen-0.5b", "llama-1b")
@@ -51,14 +51,11 @@ def fill(services: Services, n: int, seed: int = 7) -> list[str]:
     now = time.time_ns()
     week = 7 * 86_400 * SEC
     ids: list[str] = []
-    traces: list[dict[str, object]] = []
     spans: list[dict[str, object]] = []
 
-    def flush() -> None:
+    def flush() -> None:  # the batched writer's own statement (COPY on PostgreSQL), summaries included
         with services.db._write() as s, s.begin():
-            s.execute(sa.insert(Span), spans)
-            s.execute(sa.insert(Trace), traces)
-        traces.clear()
+            write_batch(s, services.db.dialect, spans)
         spans.clear()
 
     for i in range(n):
@@ -94,14 +91,9 @@ def fill(services: Services, n: int, seed: int = 7) -> list[str]:
                           "start_ns": at, "end_ns": at + int(d * 1e6), "duration_ms": d, "status": "ok",
                           "status_message": "", "attributes": {"openinference.span.kind": kind, **attrs}})  # fmt: skip
             at += int(d * 1e6)
-        traces.append({"project_id": pid, "trace_id": tid, "name": f"app/{app}:{version}", "app": app,
-                       "app_version": version, "service_name": "bench", "status": "error" if error else "ok",
-                       "start_ns": start, "end_ns": start + int(total * 1e6), "duration_ms": total, "span_count": 5,
-                       "has_root": 1, "prompt_tokens": pt, "completion_tokens": ct, "cost": (pt + ct) * 1e-6,
-                       "input_preview": question, "output_preview": "Move the label back."})  # fmt: skip
-        if len(traces) >= CHUNK:
+        if len(spans) >= CHUNK * 5:
             flush()
-    if traces:
+    if spans:
         flush()
     with services.db.engine.begin() as conn:  # fresh statistics, as autovacuum / a DBA would leave them
         conn.execute(sa.text("ANALYZE"))

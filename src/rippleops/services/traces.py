@@ -111,15 +111,16 @@ class TraceService:
         tid = check_trace_id(trace_id)
         with self.db.reading() as s:
             proj = self.access.authorize(s, principal, project, Action.READ)
-            row = s.execute(queries.TRACE_BY_ID, {"project_id": proj.id, "trace_id": tid}).first()
-            if row is None:
-                raise NotFoundError(
-                    f"trace {tid} is not in project {project!r} (or its spans are not written yet); "
-                    "list recent traces with `ripple trace list`"
-                )
-            spans = s.execute(queries.SPANS_OF_TRACE, {"project_id": proj.id, "trace_id": tid}).all()
-        summary = _summary(row, project)
-        return TraceRecord.model_construct(**summary.__dict__, spans=_tree_order([_span(r) for r in spans]))
+            rows = s.execute(queries.TRACE_WITH_SPANS, {"project_id": proj.id, "trace_id": tid}).all()
+        if not rows:
+            raise NotFoundError(
+                f"trace {tid} is not in project {project!r} (or its spans are not written yet); "
+                "list recent traces with `ripple trace list`"
+            )
+        n = len(queries.TRACE_COLUMNS)
+        summary = _summary(rows[0][:n], project)
+        spans = [_span(r[n:]) for r in rows if r[n] is not None]
+        return TraceRecord.model_construct(**summary.__dict__, spans=_tree_order(spans))
 
     @staticmethod
     def _latest(s: Session, proj: ProjectRef, after: tuple[int, int] | None, limit: int) -> Sequence[Any]:

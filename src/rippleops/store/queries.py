@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from sqlalchemy import Table, bindparam, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
 
 from rippleops.store.models import (
     Asset,
@@ -140,15 +140,13 @@ SPAN_COLUMNS = (
     SP.c.events,
 )
 
-# one trace's summary; params: project_id, trace_id
-TRACE_BY_ID = select(*TRACE_COLUMNS).where(
-    TR.c.project_id == bindparam("project_id"), TR.c.trace_id == bindparam("trace_id")
-)
-
-# every span of one trace (the unique index on project, trace, span serves it); params: project_id, trace_id
-SPANS_OF_TRACE = (
-    select(*SPAN_COLUMNS)
-    .where(SP.c.project_id == bindparam("project_id"), SP.c.trace_id == bindparam("trace_id"))
+# one trace in one round trip: its summary (the first len(TRACE_COLUMNS) columns, repeated)
+# joined to each of its spans; the unique indexes on (project, trace[, span]) serve it.
+# params: project_id, trace_id
+TRACE_WITH_SPANS = (
+    select(*TRACE_COLUMNS, *SPAN_COLUMNS)
+    .select_from(TR.outerjoin(SP, and_(SP.c.project_id == TR.c.project_id, SP.c.trace_id == TR.c.trace_id)))
+    .where(TR.c.project_id == bindparam("project_id"), TR.c.trace_id == bindparam("trace_id"))
     .order_by(SP.c.start_ns, SP.c.id)
 )
 
