@@ -61,7 +61,10 @@ def test_list_and_get(rp: Client, db: Database) -> None:
         app="bot",
         app_version=2,
         duration_ms=800,
-        spans=[SpanRow("app/bot:2", parent=None), SpanRow("gen", kind="LLM", attributes={"llm.model_name": "m"})],
+        spans=[
+            SpanRow("app/bot:2", parent=None),
+            SpanRow("gen", kind="LLM", attributes={"llm.model_name": "m", "ripple.cached": True}),
+        ],
     )
     c = insert_trace(db, start_ns=t0 + 2 * SEC, duration_ms=5)
     page = rp.traces.list()
@@ -71,6 +74,8 @@ def test_list_and_get(rp: Client, db: Database) -> None:
     assert [t.trace_id for t in rp.traces.list(app="bot", version=2).items] == [b]
     assert [t.trace_id for t in rp.traces.list(min_latency_ms=100).items] == [b]
     assert [t.trace_id for t in rp.traces.list(attributes={"llm.model_name": "m"}).items] == [b]
+    assert [t.trace_id for t in rp.traces.list(attributes={"ripple.cached": True}).items] == [b]
+    assert rp.traces.list(attributes={"ripple.cached": False}).items == []
     assert [t.trace_id for t in rp.traces.list(since="2023-11-14T22:13:21Z").items] == [c, b]
     assert rp.traces.list(since="1h").items == []  # the rows are from 2023
     first = rp.traces.list(limit=2)

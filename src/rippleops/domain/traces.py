@@ -33,9 +33,9 @@ def parse_attribute_filters(attributes: Mapping[str, Any] | Sequence[str]) -> di
             pairs.append((key.strip(), value))
     out: dict[str, str] = {}
     for key, value in pairs:
-        if not isinstance(key, str) or not key or len(key) > 200 or any(c in key for c in '"\\'):
+        if not isinstance(key, str) or not key or len(key) > 200 or any(c in key for c in '"\\='):
             raise InvalidError(
-                f"attribute name {key!r} is not valid: 1 to 200 characters, without double quotes or backslashes"
+                f"attribute name {key!r} is not valid: 1 to 200 characters, without double quotes, backslashes or '='"
             )
         if isinstance(value, bool):
             out[key] = "true" if value else "false"

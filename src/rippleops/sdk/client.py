@@ -30,7 +30,8 @@ class Client:
     embedded home (``$RIPPLE_HOME``); with one, over HTTP with ``token``.
 
     Collections: ``prompts``, ``assets``, ``jobs``, ``audit``, ``projects``, ``users``,
-    ``tokens``, ``roles``, ``secrets``, ``models``, ``indexes`` (and ``rp.search(...)``), ``datasets``, ``embedders``, ``synth``, ``traces`` (and ``rp.trace`` to trace your own code). Every call takes ``project=`` to leave the client's project.
+    ``tokens``, ``roles``, ``secrets``, ``models``, ``indexes`` (and ``rp.search(...)``), ``datasets``, ``embedders``, ``synth``,
+    ``traces`` (and ``rp.trace`` to trace your own code). Every call takes ``project=`` to leave the client's project.
     """
 
     def __init__(

@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from rippleops.domain.access import Action
 from rippleops.domain.records import Page, TraceRecord, TraceSummaryRecord
+from rippleops.domain.traces import parse_attribute_filters
 from rippleops.runtime.tracing import Tracing
 from rippleops.sdk._http import quote_part
 
@@ -49,7 +50,7 @@ def _filter_params(filters: dict[str, Any], limit: int, cursor: str | None) -> d
     for key in ("since", "until"):
         value = filters.get(key)
         params[key] = value.isoformat() if value is not None else None
-    attributes = filters.get("attributes") or {}
+    attributes = parse_attribute_filters(filters.get("attributes") or {})  # True -> "true", as embedded
     params["attr"] = [f"{k}={v}" for k, v in attributes.items()] or None
     params["limit"] = limit
     params["cursor"] = cursor
