@@ -23,6 +23,7 @@ from rippleops.cli import (
     prompt,
     search,
     secret,
+    serve,
     server,
     synth,
 )
@@ -59,6 +60,7 @@ app.add_typer(server.app, name="server")
 app.add_typer(db.app, name="db")
 app.command("lineage")(asset.lineage)
 app.command("whoami")(access.whoami)
+app.command("serve")(serve.serve)
 
 
 def _version(value: bool) -> None:
