@@ -15,6 +15,7 @@ from rippleops.cli import (
     audit,
     dataset,
     db,
+    deploy,
     embedder,
     index,
     job,
@@ -58,6 +59,7 @@ app.add_typer(secret.app, name="secret")
 app.add_typer(project.app, name="project")
 app.add_typer(server.app, name="server")
 app.add_typer(db.app, name="db")
+app.add_typer(deploy.app, name="deploy")
 app.command("lineage")(asset.lineage)
 app.command("whoami")(access.whoami)
 app.command("serve")(serve.serve)

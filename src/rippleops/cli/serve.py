@@ -12,7 +12,9 @@ DEFAULT_PORT = 8760
 
 def serve(
     ctx: typer.Context,
-    apps: list[str] = typer.Argument(..., metavar="APP_REF...", help="Apps to serve: support-bot@production, app/x:3 ..."),
+    apps: list[str] = typer.Argument(
+        ..., metavar="APP_REF...", help="Apps to serve: support-bot@production, app/x:3 ..."
+    ),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; anything but loopback requires auth."),
     port: int = typer.Option(DEFAULT_PORT, "--port", help="Port to listen on."),
     auth: bool = typer.Option(False, "--auth", help="Require an API token on every request (RIPPLE_AUTH=required)."),

@@ -40,7 +40,9 @@ def read_state(path: Path) -> LocalState | None:
     except FileNotFoundError:
         return None
     except ValueError as exc:
-        raise InvalidError(f"the deployment state file {path} is damaged ({exc}); stop the deployment and start it again") from exc
+        raise InvalidError(
+            f"the deployment state file {path} is damaged ({exc}); stop the deployment and start it again"
+        ) from exc
 
 
 def write_state(path: Path, state: LocalState) -> None:

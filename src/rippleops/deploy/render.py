@@ -1,5 +1,5 @@
 """Render a deployment's files for the ``docker``, ``k8s`` and ``ray-serve`` targets from the
-Jinja2 templates in ``deploy/templates/``, and write them into a folder atomically.
+Jinja2 templates in ``deploy/templates/``, (written into a folder by :func:`rippleops.deploy.files.write_folder`).
 
 Values go into YAML and the Dockerfile as JSON strings (the ``q`` filter), which YAML reads
 as plain strings, so a name can never break the document's structure.
@@ -12,10 +12,7 @@ as plain strings, so a name can never break the document's structure.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -28,12 +25,19 @@ from rippleops.errors import InvalidError
 
 TEMPLATES = Path(__file__).with_name("templates")
 FILES: dict[str, tuple[tuple[str, str], ...]] = {
-    "docker": (("Dockerfile", "Dockerfile.j2"), (".dockerignore", "dockerignore.j2"), ("entrypoint.sh", "entrypoint.sh.j2")),
-    "k8s": (("deployment.yaml", "deployment.yaml.j2"), ("service.yaml", "service.yaml.j2"), ("hpa.yaml", "hpa.yaml.j2")),
+    "docker": (
+        ("Dockerfile", "Dockerfile.j2"),
+        (".dockerignore", "dockerignore.j2"),
+        ("entrypoint.sh", "entrypoint.sh.j2"),
+    ),
+    "k8s": (
+        ("deployment.yaml", "deployment.yaml.j2"),
+        ("service.yaml", "service.yaml.j2"),
+        ("hpa.yaml", "hpa.yaml.j2"),
+    ),
     "ray-serve": (("serve-config.yaml", "serve-config.yaml.j2"),),
 }
 TITLES = {"docker": "Docker", "k8s": "Kubernetes", "ray-serve": "Ray Serve"}
-EXECUTABLE = frozenset({"entrypoint.sh"})
 
 
 @lru_cache(maxsize=1)
@@ -103,44 +107,3 @@ def render(
     files = {path: env.get_template(template).render(ctx) for path, template in FILES[spec.target]}
     files["README.md"] = env.get_template("README.md.j2").render(ctx)
     return files
-
-
-def write_folder(files: Mapping[str, str], out: Path) -> Path:
-    """Write ``files`` into ``out``: into a temp folder beside it first, then renamed into
-    place, so ``out`` holds either the old files or all the new ones. An existing ``out``
-    is replaced only if it holds nothing but files a render writes (never a user's folder)."""
-    out = out.expanduser().resolve()
-    for rel in files:
-        if Path(rel).is_absolute() or ".." in Path(rel).parts:
-            raise InvalidError(f"refusing to write {rel!r} outside {out}")
-    known = {name for target in FILES.values() for name, _ in target} | {"README.md"}
-    if out.exists():
-        if not out.is_dir():
-            raise InvalidError(f"{out} is a file; give --out a folder")
-        strangers = sorted(p.name for p in out.iterdir() if p.name not in known)
-        if strangers:
-            raise InvalidError(
-                f"{out} holds files a render does not write ({', '.join(strangers[:5])}); "
-                "give --out an empty or new folder"
-            )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        for rel, text in files.items():
-            path = tmp / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-            if rel in EXECUTABLE:
-                path.chmod(0o755)
-        os.chmod(tmp, 0o755)
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out

@@ -85,7 +85,9 @@ class Supervisor:
         """Start the served process, wait for it to be healthy, then for it to exit:
         (was it ever healthy, its exit code)."""
         with open(self.state.log, "ab") as out:
-            self.child = subprocess.Popen(self.state.command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+            self.child = subprocess.Popen(
+                self.state.command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
+            )
         self.save(child_pid=self.child.pid, status="starting" if self.state.restarts == 0 else "restarting")
         healthy = False
         deadline = time.monotonic() + START_TIMEOUT_S

@@ -45,7 +45,9 @@ def deployment_name(app: str, env: str) -> str:
     """``deployment/<app>-<env>``'s name, checked like any asset name."""
     name = f"{app}-{env}"
     if len(name) > MAX_NAME_LENGTH:
-        raise InvalidError(f"the deployment name {name[:40]!r}... is over {MAX_NAME_LENGTH} characters; use a shorter env")
+        raise InvalidError(
+            f"the deployment name {name[:40]!r}... is over {MAX_NAME_LENGTH} characters; use a shorter env"
+        )
     return validate_name(name, "deployment name")
 
 
@@ -61,7 +63,9 @@ class DeploymentSpec:
     image: str | None = None  # docker/k8s: the image name (default ripple-app/<app>:<version>)
     min_replicas: int | None = None  # autoscaling bounds (k8s HPA, Ray Serve); default: replicas
     max_replicas: int | None = None
-    resources: dict[str, dict[str, str]] = field(default_factory=lambda: {k: dict(v) for k, v in DEFAULT_RESOURCES.items()})
+    resources: dict[str, dict[str, str]] = field(
+        default_factory=lambda: {k: dict(v) for k, v in DEFAULT_RESOURCES.items()}
+    )
 
     @property
     def app_name(self) -> str:

@@ -116,7 +116,9 @@ class ChatRequest:
 def parse_model(model: Any) -> Ref:
     """The app a ``model`` string names: ``support-bot``, ``support-bot@production``, ``app/support-bot:3``."""
     if not isinstance(model, str) or not model.strip():
-        raise BadRequest("model is required: the name of an app, such as support-bot or support-bot@production", "model")
+        raise BadRequest(
+            "model is required: the name of an app, such as support-bot or support-bot@production", "model"
+        )
     try:
         return parse_ref(model, APP)
     except InvalidError as exc:
@@ -140,7 +142,7 @@ def parse_request(body: Any) -> ChatRequest:
     stream = _bool(body, "stream")
     options = body.get("stream_options")
     if options is not None and not isinstance(options, Mapping):
-        raise BadRequest("stream_options must be an object such as {\"include_usage\": true}", "stream_options")
+        raise BadRequest('stream_options must be an object such as {"include_usage": true}', "stream_options")
     include_usage = bool(options and options.get("include_usage"))
     if options and not stream:
         raise BadRequest("stream_options is only allowed with stream: true", "stream_options")
@@ -158,7 +160,7 @@ def parse_request(body: Any) -> ChatRequest:
 def parse_messages(messages: Any) -> list[dict[str, str]]:
     """Chat messages as ``{role, content}`` with text content (text parts joined)."""
     if not isinstance(messages, list) or not messages:
-        raise BadRequest("messages must be a non-empty list of {\"role\": ..., \"content\": ...}", "messages")
+        raise BadRequest('messages must be a non-empty list of {"role": ..., "content": ...}', "messages")
     out: list[dict[str, str]] = []
     for i, m in enumerate(messages):
         where = f"messages[{i}]"
@@ -312,9 +314,7 @@ def chunk(
 ) -> dict[str, Any]:
     """A ``chat.completion.chunk``; ``delta=None`` is the usage chunk (no choices)."""
     body: dict[str, Any] = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model}
-    body["choices"] = (
-        [] if delta is None else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
-    )
+    body["choices"] = [] if delta is None else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
     if usage_of is not None:
         body["usage"] = usage_of
     return body

@@ -145,6 +145,40 @@ def create_serving_app(
 ) -> FastAPI:
     """The lean app: the OpenAI routes for ``apps`` (resolved and warmed here, so a bad
     reference fails before the server binds), ``/healthz`` and ``/metrics``."""
+    app = shell()
+    attach(app, settings, apps, project=project, auth_required=auth_required, services=services)
+    return app
+
+
+def shell() -> FastAPI:
+    """The routes without their state (picklable: what a Ray Serve replica receives)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if getattr(app.state, "owns_services", False):
+                app.state.services.close()
+
+    app = FastAPI(title="Ripple serve", version=__version__, lifespan=lifespan)
+    app.include_router(openai_compat.router)
+    app.add_api_route("/healthz", healthz, methods=["GET"], tags=["server"])
+    app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], tags=["server"], response_class=Response)
+    errors.install(app)
+    return app
+
+
+def attach(
+    app: FastAPI,
+    settings: Settings,
+    apps: Sequence[str],
+    *,
+    project: str | None = None,
+    auth_required: bool | None = None,
+    services: Services | None = None,
+) -> None:
+    """Resolve and warm ``apps`` and give ``app`` its state and middleware (before it serves)."""
     project = validate_name(project or settings.project, "project name")
     own = services is None
     services = services or Services(settings)
@@ -156,35 +190,18 @@ def create_serving_app(
         if own:
             services.close()
         raise
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        try:
-            yield
-        finally:
-            if own:
-                services.close()
-
-    app = FastAPI(
-        title="Ripple serve",
-        version=__version__,
-        description="OpenAI-compatible chat completions for " + ", ".join(s.describe() for s in served),
-        lifespan=lifespan,
-    )
+    app.description = "OpenAI-compatible chat completions for " + ", ".join(s.describe() for s in served)
     app.state.settings = settings
     app.state.services = services
+    app.state.owns_services = own
     app.state.served = served
     app.state.openai_catalog = PinnedApps(project, served)
     app.state.auth_required = settings.auth == "required" or bool(auth_required)
     app.state.metrics = metrics = HTTPMetrics.create()
-    errors.install(app)
+    # add_middleware puts each one outside the ones before it (as in server/app.py)
     app.add_middleware(BodyLimit, max_bytes=settings.max_payload_bytes)
     app.add_middleware(errors.CatchAll)
     app.add_middleware(Metrics, metrics=metrics)
-    app.include_router(openai_compat.router)
-    app.add_api_route("/healthz", healthz, methods=["GET"], tags=["server"])
-    app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], tags=["server"], response_class=Response)
-    return app
 
 
 def healthz(request: Request) -> JSONResponse:

@@ -20,6 +20,7 @@ from rippleops.services.access import AccessService
 from rippleops.services.assets import AssetService
 from rippleops.services.audit import AuditService
 from rippleops.services.datasets import DatasetService
+from rippleops.services.deployments import DeploymentService
 from rippleops.services.embedders import EmbedderService
 from rippleops.services.embedding_cache import EmbeddingCache
 from rippleops.services.indexes import IndexService
@@ -68,6 +69,7 @@ class Services:
         self.jobs = JobService(self.db, self.access, settings, self, executor or InlineExecutor())
         self.indexes = IndexService(self)
         self.search = SearchService(self)
+        self.deployments = DeploymentService(self)
         event.listen(self.db._write, "after_commit", self._after_commit)
 
     @cached_property

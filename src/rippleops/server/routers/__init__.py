@@ -9,6 +9,7 @@ from rippleops.server.routers import (
     assets,
     audit,
     datasets,
+    deployments,
     embedders,
     indexes,
     jobs,
@@ -34,4 +35,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     projects.router,
     users.router,
     audit.router,
+    deployments.router,
 )

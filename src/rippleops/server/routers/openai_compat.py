@@ -224,7 +224,9 @@ def _stream_response(stream: AppStream, model: str, include_usage: bool) -> Stre
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     if trace_id:
         headers[TRACE_HEADER] = str(trace_id)
-    return StreamingResponse(_chunks(stream, model, trace_id, include_usage), oa.SSE_MEDIA_TYPE, headers)
+    return StreamingResponse(
+        _chunks(stream, model, trace_id, include_usage), media_type=oa.SSE_MEDIA_TYPE, headers=headers
+    )
 
 
 async def _chunks(stream: AppStream, model: str, trace_id: str | None, include_usage: bool) -> AsyncIterator[bytes]:
