@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from rippleops.domain.refs import validate_name
 from rippleops.runtime.executor import Executor, InlineExecutor
 from rippleops.services.access import AccessService
+from rippleops.services.apps import AppService
 from rippleops.services.assets import AssetService
 from rippleops.services.audit import AuditService
 from rippleops.services.datasets import DatasetService
@@ -68,6 +69,7 @@ class Services:
         self.jobs = JobService(self.db, self.access, settings, self, executor or InlineExecutor())
         self.indexes = IndexService(self)
         self.search = SearchService(self)
+        self.apps = AppService(self)
         event.listen(self.db._write, "after_commit", self._after_commit)
 
     @cached_property
