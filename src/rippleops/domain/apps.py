@@ -32,11 +32,14 @@ normalised steps and tools (defaults filled in, references as written); ``descri
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 from rippleops.domain.generation import as_messages
+from rippleops.domain.records import AppRunRecord
 from rippleops.domain.refs import parse_ref, validate_name
 from rippleops.errors import InvalidError
 
@@ -252,6 +255,57 @@ def parse_request(request: Any) -> AppRequest:
         question, history, variables, _mapping(request.get("params"), '"params"'),
         _mapping(request.get("metadata"), '"metadata"'),
     )  # fmt: skip
+
+
+# -- streams ---------------------------------------------------------------------------------------
+
+
+class AppStream(Iterator[str]):
+    """The text deltas of one streamed app call; ``.record`` holds the
+    :class:`~rippleops.domain.records.AppRunRecord` once they are exhausted, and ``close()``
+    stops early (the trace then says cancelled).
+
+    >>> stream = rp.apps.get("support-bot@production").stream("How do I roll back?")  # doctest: +SKIP
+    >>> for delta in stream: print(delta, end="")                                       # doctest: +SKIP
+    >>> stream.record.trace_id                                                           # doctest: +SKIP
+    """
+
+    def __init__(self, deltas: Iterator[str], record: Callable[[], AppRunRecord | None]) -> None:
+        self._deltas = deltas
+        self._get_record = record
+        self._parts: list[str] = []
+        self._lock = threading.Lock()  # close() from another thread waits for a pending next()
+
+    def __next__(self) -> str:
+        with self._lock:
+            delta = next(self._deltas)
+        self._parts.append(delta)
+        return delta
+
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
+
+    @property
+    def record(self) -> AppRunRecord:
+        got = self._get_record()
+        if got is None:
+            raise InvalidError("the stream has not ended yet; iterate it to the end before reading .record")
+        return got
+
+    def close(self) -> None:
+        with self._lock:
+            close = getattr(self._deltas, "close", None)
+            if close is not None:
+                close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
 
 
 # -- steps ----------------------------------------------------------------------------------------

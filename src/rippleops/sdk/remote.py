@@ -47,6 +47,7 @@ from rippleops.errors import InvalidError, UnavailableError
 from rippleops.sdk._http import error_of as _error
 from rippleops.sdk._http import quote_part as _q
 from rippleops.sdk._http import ref_segment as _ref_segment
+from rippleops.sdk.app_transport import RemoteApps
 from rippleops.sdk.dataset_transport import RemoteDatasets
 from rippleops.sdk.model_transport import RemoteModels
 from rippleops.sdk.transport import NOT_MODIFIED, NotModified, Transport
@@ -84,7 +85,7 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-class RemoteTransport(RemoteModels, RemoteDatasets, Transport):
+class RemoteTransport(RemoteApps, RemoteModels, RemoteDatasets, Transport):
     """Every operation as one HTTP request to a Ripple server.
 
     ``client`` may be given to run over another httpx client (for example FastAPI's

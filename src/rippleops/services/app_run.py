@@ -12,18 +12,27 @@ root as their explicit parent, so a stream's spans nest right however its deltas
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.trace import Span, Status, StatusCode
 
 from rippleops.domain import templating
-from rippleops.domain.apps import AGENT, GUARD_INPUT, GUARD_OUTPUT, RENDER, RETRIEVE, TOOL, AppRequest, AppSpec, Step
+from rippleops.domain.apps import (
+    AGENT,
+    GUARD_INPUT,
+    GUARD_OUTPUT,
+    RENDER,
+    RETRIEVE,
+    TOOL,
+    AppRequest,
+    AppSpec,
+    AppStream,
+    Step,
+)
 from rippleops.domain.generation import GenerationStream, as_messages
 
 try:  # interim: until i5-guards is merged (removed then)
@@ -85,54 +94,6 @@ class _Totals:
     steps: list[dict[str, Any]] = field(default_factory=list)
     guards: list[dict[str, Any]] = field(default_factory=list)
     sources: list[dict[str, Any]] = field(default_factory=list)
-
-
-class AppStream(Iterator[str]):
-    """The text deltas of one streamed app call; ``.record`` holds the
-    :class:`~rippleops.domain.records.AppRunRecord` once they are exhausted, and ``close()``
-    stops early (the trace then says cancelled).
-
-    >>> stream = rp.apps.get("support-bot@production").stream("How do I roll back?")  # doctest: +SKIP
-    >>> for delta in stream: print(delta, end="")                                       # doctest: +SKIP
-    >>> stream.record.trace_id                                                           # doctest: +SKIP
-    """
-
-    def __init__(self, deltas: Iterator[str], record: Callable[[], AppRunRecord | None]) -> None:
-        self._deltas = deltas
-        self._get_record = record
-        self._parts: list[str] = []
-        self._lock = threading.Lock()  # close() from another thread waits for a pending next()
-
-    def __next__(self) -> str:
-        with self._lock:
-            delta = next(self._deltas)
-        self._parts.append(delta)
-        return delta
-
-    @property
-    def text(self) -> str:
-        return "".join(self._parts)
-
-    @property
-    def record(self) -> AppRunRecord:
-        got = self._get_record()
-        if got is None:
-            raise InvalidError("the stream has not ended yet; iterate it to the end before reading .record")
-        return got
-
-    def close(self) -> None:
-        with self._lock:
-            close = getattr(self._deltas, "close", None)
-            if close is not None:
-                close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
 
 class AppCall:

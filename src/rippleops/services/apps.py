@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from rippleops.domain import templating
 from rippleops.domain.access import Principal
-from rippleops.domain.apps import GENERATE, RENDER, TOOL, AppSpec, PartRef, parse_app_spec, parse_request
+from rippleops.domain.apps import GENERATE, RENDER, TOOL, AppSpec, AppStream, PartRef, parse_app_spec, parse_request
 from rippleops.domain.records import AppRunRecord, PromptRecord, VersionRecord
 from rippleops.domain.refs import parse_ref
 from rippleops.errors import InvalidError, NotFoundError
 from rippleops.runtime.tracing import Tracing
-from rippleops.services.app_run import AppCall, AppStream, CompiledApp
+from rippleops.services.app_run import AppCall, CompiledApp
 from rippleops.services.app_tools import Tool
 from rippleops.services.assets import InputSpec
 

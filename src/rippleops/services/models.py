@@ -135,7 +135,11 @@ class ModelService:
         return self.prepare_version(principal, project, self.get(principal, project, ref), messages, layers)
 
     def prepare_version(
-        self, principal: Principal, project: str, record: VersionRecord, messages: list[dict[str, str]],
+        self,
+        principal: Principal,
+        project: str,
+        record: VersionRecord,
+        messages: list[dict[str, str]],
         layers: ParamLayers,
     ) -> ModelCall:
         """:meth:`prepare` for a version already fetched (an app holds its pinned versions)."""

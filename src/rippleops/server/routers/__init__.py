@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from rippleops.server.routers import (
+    apps,
     assets,
     audit,
     datasets,
@@ -34,4 +35,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     projects.router,
     users.router,
     audit.router,
+    apps.router,
+    apps.invoke_router,
 )
