@@ -33,6 +33,7 @@ from rippleops.services.prompt_runs import PromptRunService
 from rippleops.services.prompts import PromptService
 from rippleops.services.search import SearchService
 from rippleops.services.secrets import SecretService
+from rippleops.services.trace_ingest import TraceIngest
 from rippleops.settings import DEFAULT_PROJECT, Settings
 from rippleops.store.blobs import BlobStore, open_blob_store
 from rippleops.store.db import Database
@@ -69,6 +70,7 @@ class Services:
         self.jobs = JobService(self.db, self.access, settings, self, executor or InlineExecutor())
         self.indexes = IndexService(self)
         self.search = SearchService(self)
+        self.trace_ingest = TraceIngest(self.db, settings, self.access)
         self.apps = AppService(self)
         event.listen(self.db._write, "after_commit", self._after_commit)
 
@@ -89,6 +91,7 @@ class Services:
 
     def close(self) -> None:
         self.jobs.shutdown()
+        self.trace_ingest.close()  # drains the queue: a graceful stop loses no span
         self.embedders.close()
         if "vectors" in self.__dict__:
             self.vectors.close()

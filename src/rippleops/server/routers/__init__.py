@@ -15,6 +15,7 @@ from rippleops.server.routers import (
     jobs,
     members,
     models,
+    otlp,
     projects,
     prompts,
     secrets,
@@ -35,6 +36,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     projects.router,
     users.router,
     audit.router,
+    otlp.router,
     apps.router,
     apps.invoke_router,
 )
