@@ -27,6 +27,7 @@ from rippleops.services.jobs import JobService
 from rippleops.services.labels import LabelService
 from rippleops.services.lineage import LineageService
 from rippleops.services.models import ModelService
+from rippleops.services.policies import PolicyService
 from rippleops.services.projects import ProjectService
 from rippleops.services.prompt_runs import PromptRunService
 from rippleops.services.prompts import PromptService
@@ -68,6 +69,7 @@ class Services:
         self.jobs = JobService(self.db, self.access, settings, self, executor or InlineExecutor())
         self.indexes = IndexService(self)
         self.search = SearchService(self)
+        self.policies = PolicyService(self.access, self.assets, self.embedders)
         event.listen(self.db._write, "after_commit", self._after_commit)
 
     @cached_property
@@ -87,6 +89,7 @@ class Services:
 
     def close(self) -> None:
         self.jobs.shutdown()
+        self.policies.close()
         self.embedders.close()
         if "vectors" in self.__dict__:
             self.vectors.close()
