@@ -28,6 +28,7 @@ from rippleops.services.jobs import JobService
 from rippleops.services.labels import LabelService
 from rippleops.services.lineage import LineageService
 from rippleops.services.models import ModelService
+from rippleops.services.policies import PolicyService
 from rippleops.services.projects import ProjectService
 from rippleops.services.prompt_runs import PromptRunService
 from rippleops.services.prompts import PromptService
@@ -71,6 +72,7 @@ class Services:
         self.indexes = IndexService(self)
         self.search = SearchService(self)
         self.trace_ingest = TraceIngest(self.db, settings, self.access)
+        self.policies = PolicyService(self.access, self.assets, self.embedders)
         self.apps = AppService(self)
         event.listen(self.db._write, "after_commit", self._after_commit)
 
@@ -92,6 +94,7 @@ class Services:
     def close(self) -> None:
         self.jobs.shutdown()
         self.trace_ingest.close()  # drains the queue: a graceful stop loses no span
+        self.policies.close()
         self.embedders.close()
         if "vectors" in self.__dict__:
             self.vectors.close()
