@@ -4,13 +4,16 @@
 
     RippleError                      500  exit 1   something went wrong that no subclass names
     ├── InvalidError                 422  exit 2   the input is malformed (names, YAML, templates, values)
-    │   └── PayloadTooLargeError     413  exit 2   a request or file is over the size limit
+    │   ├── PayloadTooLargeError     413  exit 2   a request or file is over the size limit
+    │   ├── MalformedPayloadError    400  exit 2   a request body cannot be decoded (OTLP protobuf/JSON)
+    │   └── UnsupportedMediaError    415  exit 2   a request body in a content type or encoding not taken
     ├── NotFoundError                404  exit 3   an asset, version, label, user ... does not exist
     ├── ConflictError                409  exit 4   the request clashes with the current state
     ├── UnauthenticatedError         401  exit 5   no credentials, or bad/expired/revoked ones
     ├── ForbiddenError               403  exit 6   authenticated, but the role does not allow it
     ├── GateFailedError              412  exit 7   an eval gate blocked a promotion
     └── UnavailableError             503  exit 8   a server or backend cannot be reached
+        └── BusyError                429  exit 8   the server is at capacity; retry after a pause
 
 The CLI also exits 9 when ``ripple audit verify`` finds a broken chain (not an error: a
 finding). Each class carries its HTTP status and CLI exit code; the server's error handler, the CLI
@@ -50,6 +53,18 @@ class PayloadTooLargeError(InvalidError):
     """A request body, file or rendered output is over its size limit."""
 
     http_status = 413
+
+
+class MalformedPayloadError(InvalidError):
+    """A request body cannot be decoded at all (not protobuf, not JSON, not gzip)."""
+
+    http_status = 400
+
+
+class UnsupportedMediaError(InvalidError):
+    """A request body in a content type or content encoding the route does not take."""
+
+    http_status = 415
 
 
 class NotFoundError(RippleError):
@@ -94,18 +109,31 @@ class UnavailableError(RippleError):
     exit_code = 8
 
 
+class BusyError(UnavailableError):
+    """The server is at capacity for now (a full queue); retry after ``retry_after_s``."""
+
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after_s: int = 1, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, details={"retry_after_s": retry_after_s, **(details or {})})
+        self.retry_after_s = retry_after_s
+
+
 ERRORS_BY_TYPE: dict[str, type[RippleError]] = {
     cls.__name__: cls
     for cls in (
         RippleError,
         InvalidError,
         PayloadTooLargeError,
+        MalformedPayloadError,
+        UnsupportedMediaError,
         NotFoundError,
         ConflictError,
         UnauthenticatedError,
         ForbiddenError,
         GateFailedError,
         UnavailableError,
+        BusyError,
     )
 }
 

@@ -31,6 +31,15 @@ variable                      meaning
 ``RIPPLE_IMPORT_ROOTS``       folders a server may import files from, separated by
                               ``:`` (none: a server refuses ``prompt.import``; the
                               embedded CLI and SDK read any folder the user can)
+``RIPPLE_TRACE_QUEUE_SPANS``  spans the trace ingest queue holds before it refuses more
+                              (100,000): OTLP answers 429 + Retry-After, in-process
+                              spans are counted as dropped
+``RIPPLE_TRACE_BATCH_SPANS``  most spans the trace writer puts in one transaction (5,000)
+``RIPPLE_TRACE_BATCH_WAIT_MS``  how long the trace writer waits for a batch to fill (20)
+``RIPPLE_TRACE_SPOOL``        spool accepted OTLP payloads to ``$RIPPLE_HOME/trace-spool``
+                              before answering, replayed after a crash (true)
+``RIPPLE_MAX_TRACE_PAYLOAD_BYTES``  largest ``/v1/traces`` body, before and after gzip
+                              (16 MiB)
 ============================  =========================================================
 
 Fault points (``RIPPLE_FAULTS``), off by default, kill the process with SIGKILL at a
@@ -41,7 +50,9 @@ named moment so tests can prove nothing half-written survives:
 ``index.after_embed_batch`` (in an index build, after its first batch of chunks is embedded
 and before the vector table is written) and ``vector.before_complete`` (in a vector store's
 ``create_table``, after the rows and indexes are written, before the table is marked complete
-(LanceDB) or its transaction commits (pgvector)).
+(LanceDB) or its transaction commits (pgvector)) and ``trace.before_write`` (in the trace
+writer, before a batch of spans is written: spans acknowledged to OTLP clients are then only
+in the spool).
 """
 
 from __future__ import annotations
@@ -66,6 +77,10 @@ DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024
 DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024**3
 DEFAULT_PROMPT_CACHE_TTL = 60.0
 DEFAULT_JOB_WORKERS = 2
+DEFAULT_TRACE_QUEUE_SPANS = 100_000
+DEFAULT_TRACE_BATCH_SPANS = 5_000
+DEFAULT_TRACE_BATCH_WAIT_MS = 20.0
+DEFAULT_MAX_TRACE_PAYLOAD_BYTES = 16 * 1024 * 1024
 
 
 def _toml_files() -> list[Path]:
@@ -96,6 +111,11 @@ class Settings(BaseSettings):
     job_workers: int = Field(default=DEFAULT_JOB_WORKERS, ge=1, le=64, description="server job pool size")
     llm_threads: int | None = Field(default=None, ge=1, le=64, description="CPU threads of a local model")
     import_roots: str = Field(default="", description="folders a server may import from, ':'-separated")
+    trace_queue_spans: int = Field(default=DEFAULT_TRACE_QUEUE_SPANS, ge=1, description="trace ingest queue size")
+    trace_batch_spans: int = Field(default=DEFAULT_TRACE_BATCH_SPANS, ge=1, description="spans per write")
+    trace_batch_wait_ms: float = Field(default=DEFAULT_TRACE_BATCH_WAIT_MS, ge=0, description="batch fill wait")
+    trace_spool: bool = Field(default=True, description="spool accepted OTLP payloads for crash recovery")
+    max_trace_payload_bytes: int = Field(default=DEFAULT_MAX_TRACE_PAYLOAD_BYTES, gt=0)
 
     @classmethod
     def settings_customise_sources(
@@ -137,6 +157,10 @@ class Settings(BaseSettings):
     @property
     def audit_head_file(self) -> Path:
         return self.home_path / "audit-head"
+
+    @property
+    def trace_spool_dir(self) -> Path:
+        return self.home_path / "trace-spool"
 
     @property
     def import_root_paths(self) -> list[Path]:

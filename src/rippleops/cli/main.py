@@ -28,6 +28,9 @@ from rippleops.cli import (
     server,
     synth,
 )
+from rippleops.cli import (
+    app as app_cli,
+)
 from rippleops.cli.common import GlobalOptions, RippleGroup, echo, settings
 from rippleops.domain.refs import validate_name
 from rippleops.errors import InvalidError
@@ -51,6 +54,7 @@ app.add_typer(index.app, name="index")
 app.add_typer(search.app, name="search")
 app.add_typer(synth.app, name="synth")
 app.add_typer(job.app, name="job")
+app.add_typer(app_cli.app, name="app")
 app.add_typer(audit.app, name="audit")
 app.add_typer(access.users, name="user")
 app.add_typer(access.tokens, name="token")

@@ -322,3 +322,23 @@ class EmbeddingRecord(Record):
     vectors: list[list[float]] = Field(default_factory=list)
     cached: int = 0  # texts read from the embedding cache
     embedded: int = 0  # texts the model embedded (repeats within a call count once)
+
+
+# -- apps (issue 5, area D) ------------------------------------------------------------------------
+
+
+class AppRunRecord(Record):
+    """One app call: the answer, why it ended, the exact app version, the sources retrieved,
+    the guard decisions, each step's latency, tokens, cost, and the trace that holds it all."""
+
+    app: str  # the exact app version, e.g. app/support-bot:3
+    output: str
+    finish_reason: str  # stop | length | blocked
+    blocked: bool = False
+    trace_id: str  # 32 hex digits
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+    cost: Cost = Field(default_factory=Cost)
+    latency_s: float = 0.0
+    sources: list[dict[str, Any]] = Field(default_factory=list)  # {index, doc_id, id, score, start, end}
+    guards: list[dict[str, Any]] = Field(default_factory=list)  # {stage, policy, decision, findings}
+    steps: list[dict[str, Any]] = Field(default_factory=list)  # {name, kind, latency_ms}

@@ -12,6 +12,7 @@ from typing import Any
 
 from rippleops.domain.records import SearchResultRecord
 from rippleops.domain.refs import validate_name
+from rippleops.sdk.apps import Apps
 from rippleops.sdk.collections import Assets, Audit, Projects, Roles, Secrets, Tokens, Users
 from rippleops.sdk.datasets import Datasets
 from rippleops.sdk.deployments import Deployments
@@ -30,7 +31,11 @@ class Client:
     embedded home (``$RIPPLE_HOME``); with one, over HTTP with ``token``.
 
     Collections: ``prompts``, ``assets``, ``jobs``, ``audit``, ``projects``, ``users``,
+<<<<<<< HEAD
     ``tokens``, ``roles``, ``secrets``, ``models``, ``indexes`` (and ``rp.search(...)``), ``datasets``, ``embedders``, ``synth``, ``deployments``. Every call takes ``project=`` to leave the client's project.
+=======
+    ``tokens``, ``roles``, ``secrets``, ``models``, ``indexes`` (and ``rp.search(...)``), ``datasets``, ``embedders``, ``synth``, ``apps``. Every call takes ``project=`` to leave the client's project.
+>>>>>>> i5-apps
     """
 
     def __init__(
@@ -71,7 +76,11 @@ class Client:
         self.models = Models(self)
         self.indexes = Indexes(self)
         self.synth = Synth(self)
+<<<<<<< HEAD
         self.deployments = Deployments(self)
+=======
+        self.apps = Apps(self)
+>>>>>>> i5-apps
 
     @property
     def is_remote(self) -> bool:

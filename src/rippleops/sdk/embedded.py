@@ -32,6 +32,7 @@ from rippleops.domain.records import (
     VersionRecord,
 )
 from rippleops.errors import UnauthenticatedError
+from rippleops.sdk.app_transport import EmbeddedApps
 from rippleops.sdk.dataset_transport import EmbeddedDatasets
 from rippleops.sdk.deployment_transport import EmbeddedDeployments
 from rippleops.sdk.transport import NOT_MODIFIED, NotModified, Transport, prompt_etag
@@ -39,7 +40,11 @@ from rippleops.services import Services
 from rippleops.settings import Settings
 
 
+<<<<<<< HEAD
 class EmbeddedTransport(EmbeddedDatasets, EmbeddedDeployments, Transport):
+=======
+class EmbeddedTransport(EmbeddedApps, EmbeddedDatasets, Transport):
+>>>>>>> i5-apps
     """Acts as the user whose token is given, or whose token ``ripple init`` left in the home."""
 
     def __init__(self, settings: Settings, token: str | None = None) -> None:

@@ -47,6 +47,7 @@ from rippleops.errors import InvalidError, UnavailableError
 from rippleops.sdk._http import error_of as _error
 from rippleops.sdk._http import quote_part as _q
 from rippleops.sdk._http import ref_segment as _ref_segment
+from rippleops.sdk.app_transport import RemoteApps
 from rippleops.sdk.dataset_transport import RemoteDatasets
 from rippleops.sdk.deployment_transport import RemoteDeployments
 from rippleops.sdk.model_transport import RemoteModels
@@ -85,7 +86,11 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+<<<<<<< HEAD
 class RemoteTransport(RemoteModels, RemoteDatasets, RemoteDeployments, Transport):
+=======
+class RemoteTransport(RemoteApps, RemoteModels, RemoteDatasets, Transport):
+>>>>>>> i5-apps
     """Every operation as one HTTP request to a Ripple server.
 
     ``client`` may be given to run over another httpx client (for example FastAPI's

@@ -20,8 +20,13 @@ from rippleops.runtime.executor import LocalPoolExecutor
 from rippleops.server import errors
 from rippleops.server.errors import CatchAll, log
 from rippleops.server.middleware import BodyLimit, HTTPMetrics, Metrics
+<<<<<<< HEAD
 from rippleops.server.routers import ROUTERS, datasets, openai_compat
+=======
+from rippleops.server.routers import ROUTERS, datasets, otlp
+>>>>>>> i5-apps
 from rippleops.server.schemas import Health
+from rippleops.server.trace_metrics import TraceIngestCollector
 from rippleops.services import Services
 from rippleops.settings import Settings, get_settings
 
@@ -47,22 +52,33 @@ def create_app(settings: Settings | None = None, auth_required: bool | None = No
         lost = services.jobs.recover()
         if lost:
             log.warning("marked %d jobs failed whose process had stopped: %s", len(lost), lost)
+        if settings.trace_spool:
+            services.trace_ingest.open_spool()  # replays what a killed server had acknowledged
         try:
             yield
         finally:
-            services.close()  # asks running jobs to stop first
+            services.close()  # asks running jobs to stop first, writes the queued spans
 
     app = FastAPI(title="Ripple", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.services = services
     app.state.auth_required = settings.auth == "required" or bool(auth_required)
     app.state.metrics = metrics = HTTPMetrics.create()
+<<<<<<< HEAD
     app.state.openai_catalog = openai_compat.ProjectApps(settings.project)  # /v1: every app of the project
+=======
+    metrics.registry.register(TraceIngestCollector(services.trace_ingest))
+>>>>>>> i5-apps
 
     errors.install(app)
     # add_middleware puts each one outside the ones before it: Metrics sees every status,
     # the 500s of CatchAll and the 413s of BodyLimit included.
-    app.add_middleware(BodyLimit, max_bytes=settings.max_payload_bytes, streamed=datasets.UPLOAD_PATH)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_payload_bytes,
+        streamed=datasets.UPLOAD_PATH,
+        limits={otlp.PATH: (settings.max_trace_payload_bytes, "RIPPLE_MAX_TRACE_PAYLOAD_BYTES")},
+    )
     app.add_middleware(CatchAll)
     app.add_middleware(Metrics, metrics=metrics)
 
@@ -107,6 +123,7 @@ def healthz(request: Request) -> JSONResponse:
 
 
 async def metrics_endpoint(request: Request) -> Response:
-    """Prometheus exposition: request counts and latencies by method, route and status."""
+    """Prometheus exposition: request counts and latencies by method, route and status, and
+    the trace ingest's counters (``ripple_trace_*``)."""
     metrics: HTTPMetrics = request.app.state.metrics
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -18,13 +18,16 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rippleops.errors import ERRORS_BY_TYPE, InvalidError, RippleError
+from rippleops.errors import ERRORS_BY_TYPE, BusyError, InvalidError, RippleError
 
 log = logging.getLogger("rippleops.server")
 
 
 def error_response(err: RippleError, headers: dict[str, str] | None = None) -> JSONResponse:
-    """The JSON body the remote SDK transport reads back with ``error_from_dict``."""
+    """The JSON body the remote SDK transport reads back with ``error_from_dict``; a
+    :class:`BusyError` (429) says when to retry in ``Retry-After``."""
+    if isinstance(err, BusyError):
+        headers = {**(headers or {}), "Retry-After": str(err.retry_after_s)}
     return JSONResponse({"error": err.to_dict()}, status_code=err.http_status, headers=headers)
 
 

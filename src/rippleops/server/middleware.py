@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -24,21 +25,31 @@ class BodyLimit:
     says so, else by counting the streamed (chunked) bytes before the app sees any.
 
     Paths matching ``streamed`` (dataset uploads) pass through unbuffered: their route
-    streams the body to disk and enforces a limit of its own."""
+    streams the body to disk and enforces a limit of its own. ``limits`` gives some paths a
+    limit of their own (``/v1/traces``: ``RIPPLE_MAX_TRACE_PAYLOAD_BYTES``), named by
+    ``(limit, setting)``."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, streamed: re.Pattern[str] | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        streamed: re.Pattern[str] | None = None,
+        limits: Mapping[str, tuple[int, str]] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.streamed = streamed
+        self.limits = dict(limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or (self.streamed is not None and self.streamed.match(scope["path"])):
             await self.app(scope, receive, send)
             return
+        max_bytes, setting = self.limits.get(scope["path"], (self.max_bytes, "RIPPLE_MAX_PAYLOAD_BYTES"))
         length = _content_length(scope)
         if length is not None:
-            if length > self.max_bytes:
-                await self._refuse(scope, receive, send, f"{length} bytes")
+            if length > max_bytes:
+                await self._refuse(scope, receive, send, f"{length} bytes", max_bytes, setting)
                 return
             await self.app(scope, receive, send)  # the HTTP server holds the client to Content-Length
             return
@@ -51,8 +62,8 @@ class BodyLimit:
                 return
             body = message.get("body", b"")
             size += len(body)
-            if size > self.max_bytes:
-                await self._refuse(scope, receive, send, f"over {self.max_bytes} bytes")
+            if size > max_bytes:
+                await self._refuse(scope, receive, send, f"over {max_bytes} bytes", max_bytes, setting)
                 return
             chunks.append(body)
             more = message.get("more_body", False)
@@ -67,10 +78,11 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send, size: str) -> None:
+    async def _refuse(
+        self, scope: Scope, receive: Receive, send: Send, size: str, max_bytes: int, setting: str
+    ) -> None:
         err = PayloadTooLargeError(
-            f"the request body is {size}; the limit is {self.max_bytes} bytes (RIPPLE_MAX_PAYLOAD_BYTES)",
-            details={"limit": self.max_bytes},
+            f"the request body is {size}; the limit is {max_bytes} bytes ({setting})", details={"limit": max_bytes}
         )
         await error_response(err, headers={"Connection": "close"})(scope, receive, send)
 

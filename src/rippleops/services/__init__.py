@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from rippleops.domain.refs import validate_name
 from rippleops.runtime.executor import Executor, InlineExecutor
 from rippleops.services.access import AccessService
+from rippleops.services.apps import AppService
 from rippleops.services.assets import AssetService
 from rippleops.services.audit import AuditService
 from rippleops.services.datasets import DatasetService
@@ -28,11 +29,13 @@ from rippleops.services.jobs import JobService
 from rippleops.services.labels import LabelService
 from rippleops.services.lineage import LineageService
 from rippleops.services.models import ModelService
+from rippleops.services.policies import PolicyService
 from rippleops.services.projects import ProjectService
 from rippleops.services.prompt_runs import PromptRunService
 from rippleops.services.prompts import PromptService
 from rippleops.services.search import SearchService
 from rippleops.services.secrets import SecretService
+from rippleops.services.trace_ingest import TraceIngest
 from rippleops.settings import DEFAULT_PROJECT, Settings
 from rippleops.store.blobs import BlobStore, open_blob_store
 from rippleops.store.db import Database
@@ -69,6 +72,9 @@ class Services:
         self.jobs = JobService(self.db, self.access, settings, self, executor or InlineExecutor())
         self.indexes = IndexService(self)
         self.search = SearchService(self)
+        self.trace_ingest = TraceIngest(self.db, settings, self.access)
+        self.policies = PolicyService(self.access, self.assets, self.embedders)
+        self.apps = AppService(self)
         self.deployments = DeploymentService(self)
         event.listen(self.db._write, "after_commit", self._after_commit)
 
@@ -89,6 +95,8 @@ class Services:
 
     def close(self) -> None:
         self.jobs.shutdown()
+        self.trace_ingest.close()  # drains the queue: a graceful stop loses no span
+        self.policies.close()
         self.embedders.close()
         if "vectors" in self.__dict__:
             self.vectors.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from rippleops.server.routers import (
+    apps,
     assets,
     audit,
     datasets,
@@ -15,6 +16,7 @@ from rippleops.server.routers import (
     jobs,
     members,
     models,
+    otlp,
     projects,
     prompts,
     secrets,
@@ -35,5 +37,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     projects.router,
     users.router,
     audit.router,
+    otlp.router,
+    apps.router,
+    apps.invoke_router,
     deployments.router,
 )
