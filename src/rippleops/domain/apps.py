@@ -270,9 +270,12 @@ class AppStream(Iterator[str]):
     >>> stream.record.trace_id                                                           # doctest: +SKIP
     """
 
-    def __init__(self, deltas: Iterator[str], record: Callable[[], AppRunRecord | None]) -> None:
+    def __init__(
+        self, deltas: Iterator[str], record: Callable[[], AppRunRecord | None], trace_id: str | None = None
+    ) -> None:
         self._deltas = deltas
         self._get_record = record
+        self.trace_id = trace_id  # known from the start (the OpenAI routes send it before the first delta)
         self._parts: list[str] = []
         self._lock = threading.Lock()  # close() from another thread waits for a pending next()
 

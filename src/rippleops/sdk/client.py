@@ -31,11 +31,8 @@ class Client:
     embedded home (``$RIPPLE_HOME``); with one, over HTTP with ``token``.
 
     Collections: ``prompts``, ``assets``, ``jobs``, ``audit``, ``projects``, ``users``,
-<<<<<<< HEAD
-    ``tokens``, ``roles``, ``secrets``, ``models``, ``indexes`` (and ``rp.search(...)``), ``datasets``, ``embedders``, ``synth``, ``deployments``. Every call takes ``project=`` to leave the client's project.
-=======
     ``tokens``, ``roles``, ``secrets``, ``models``, ``indexes`` (and ``rp.search(...)``), ``datasets``, ``embedders``, ``synth``, ``apps``. Every call takes ``project=`` to leave the client's project.
->>>>>>> i5-apps
+    ``tokens``, ``roles``, ``secrets``, ``models``, ``indexes`` (and ``rp.search(...)``), ``datasets``, ``embedders``, ``synth``, ``deployments``. Every call takes ``project=`` to leave the client's project.
     """
 
     def __init__(
@@ -76,11 +73,8 @@ class Client:
         self.models = Models(self)
         self.indexes = Indexes(self)
         self.synth = Synth(self)
-<<<<<<< HEAD
-        self.deployments = Deployments(self)
-=======
         self.apps = Apps(self)
->>>>>>> i5-apps
+        self.deployments = Deployments(self)
 
     @property
     def is_remote(self) -> bool:

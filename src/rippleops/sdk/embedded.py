@@ -40,11 +40,7 @@ from rippleops.services import Services
 from rippleops.settings import Settings
 
 
-<<<<<<< HEAD
-class EmbeddedTransport(EmbeddedDatasets, EmbeddedDeployments, Transport):
-=======
-class EmbeddedTransport(EmbeddedApps, EmbeddedDatasets, Transport):
->>>>>>> i5-apps
+class EmbeddedTransport(EmbeddedApps, EmbeddedDatasets, EmbeddedDeployments, Transport):
     """Acts as the user whose token is given, or whose token ``ripple init`` left in the home."""
 
     def __init__(self, settings: Settings, token: str | None = None) -> None:

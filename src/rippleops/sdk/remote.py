@@ -86,11 +86,7 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-<<<<<<< HEAD
-class RemoteTransport(RemoteModels, RemoteDatasets, RemoteDeployments, Transport):
-=======
-class RemoteTransport(RemoteApps, RemoteModels, RemoteDatasets, Transport):
->>>>>>> i5-apps
+class RemoteTransport(RemoteApps, RemoteModels, RemoteDatasets, RemoteDeployments, Transport):
     """Every operation as one HTTP request to a Ripple server.
 
     ``client`` may be given to run over another httpx client (for example FastAPI's

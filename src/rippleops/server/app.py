@@ -20,11 +20,7 @@ from rippleops.runtime.executor import LocalPoolExecutor
 from rippleops.server import errors
 from rippleops.server.errors import CatchAll, log
 from rippleops.server.middleware import BodyLimit, HTTPMetrics, Metrics
-<<<<<<< HEAD
-from rippleops.server.routers import ROUTERS, datasets, openai_compat
-=======
-from rippleops.server.routers import ROUTERS, datasets, otlp
->>>>>>> i5-apps
+from rippleops.server.routers import ROUTERS, datasets, openai_compat, otlp
 from rippleops.server.schemas import Health
 from rippleops.server.trace_metrics import TraceIngestCollector
 from rippleops.services import Services
@@ -64,11 +60,8 @@ def create_app(settings: Settings | None = None, auth_required: bool | None = No
     app.state.services = services
     app.state.auth_required = settings.auth == "required" or bool(auth_required)
     app.state.metrics = metrics = HTTPMetrics.create()
-<<<<<<< HEAD
-    app.state.openai_catalog = openai_compat.ProjectApps(settings.project)  # /v1: every app of the project
-=======
     metrics.registry.register(TraceIngestCollector(services.trace_ingest))
->>>>>>> i5-apps
+    app.state.openai_catalog = openai_compat.ProjectApps(settings.project)  # /v1: every app of the project
 
     errors.install(app)
     # add_middleware puts each one outside the ones before it: Metrics sees every status,

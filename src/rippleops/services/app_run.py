@@ -148,7 +148,7 @@ class AppCall:
             blocked = self._prelude()
             if blocked is not None:
                 self._finish(blocked.text, "blocked", blocked=True)
-                return AppStream(iter([blocked.text]), lambda: self._record)
+                return AppStream(iter([blocked.text]), lambda: self._record, self._trace_id())
             step = self.app.spec.answer_step
             if step.kind == AGENT:
                 text, reason = self._agent(step)
@@ -167,7 +167,10 @@ class AppCall:
             record_error(root, exc)
             root.end()
             raise
-        return AppStream(self._stream_deltas(deltas, reason, llm_span, gen), lambda: self._record)
+        return AppStream(self._stream_deltas(deltas, reason, llm_span, gen), lambda: self._record, self._trace_id())
+
+    def _trace_id(self) -> str | None:
+        return None if self.root is None else format(self.root.get_span_context().trace_id, "032x")
 
     # -- steps before the answer -----------------------------------------------------------------
 

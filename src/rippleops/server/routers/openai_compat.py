@@ -200,7 +200,7 @@ def _principal(services: Services, token: str | None) -> Principal:
 def _invoke(services: Services, catalog: Catalog, token: str | None, project: str, chat: oa.ChatRequest) -> Any:
     principal = _principal(services, token)
     exact = catalog.resolve(services, principal, project, chat.ref)
-    return services.apps.invoke(principal, project, exact, chat.app_request())  # type: ignore[attr-defined]
+    return services.apps.invoke(principal, project, exact, chat.app_request())
 
 
 def _start_stream(
@@ -208,7 +208,7 @@ def _start_stream(
 ) -> tuple[AppStream, str]:
     principal = _principal(services, token)
     exact = catalog.resolve(services, principal, project, chat.ref)
-    stream: AppStream = services.apps.stream(principal, project, exact, chat.app_request())  # type: ignore[attr-defined]
+    stream: AppStream = services.apps.stream(principal, project, exact, chat.app_request())
     return stream, exact
 
 
