@@ -31,6 +31,7 @@ from rippleops.domain.access import Principal
 from rippleops.domain.refs import Ref, validate_name
 from rippleops.errors import NotFoundError, RippleError, UnauthenticatedError
 from rippleops.services import Services
+from rippleops.services.access import TOKEN_PREFIX
 
 log = logging.getLogger("rippleops.server")
 router = APIRouter(tags=["openai"])
@@ -172,14 +173,21 @@ def error_response(exc: RippleError) -> JSONResponse:
 
 
 def _caller(request: Request) -> str | None:
-    """The request's token; None means the local admin (no token, and none required)."""
+    """The request's token; None means the local admin (no token, and none required).
+
+    The openai client always sends its ``api_key``: on a server that does not require auth,
+    a key that is not a Ripple token (``rpl_...``), such as ``"unused"``, counts as none."""
     header = request.headers.get("authorization")
+    required = request.app.state.auth_required
     if header:
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
             raise UnauthenticatedError("the Authorization header must be `Bearer <token>`")
-        return token.strip()
-    if request.app.state.auth_required:
+        if required or token.startswith(TOKEN_PREFIX):
+            return token
+        return None
+    if required:
         raise UnauthenticatedError(
             "this server requires a Ripple API token: pass it as the client's api_key "
             "(`Authorization: Bearer <token>`; create one with `ripple token create`)"
