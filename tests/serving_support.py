@@ -29,7 +29,9 @@ BLOCK_POLICY = {
 }
 
 
-def chat_app(model: str = "model/local-smollm@production", *, guard: str | None = None, max_tokens: int = 16) -> dict[str, Any]:
+def chat_app(
+    model: str = "model/local-smollm@production", *, guard: str | None = None, max_tokens: int = 16
+) -> dict[str, Any]:
     steps: list[dict[str, Any]] = []
     if guard:
         steps.append({"guard_input": guard})
@@ -68,7 +70,9 @@ def root_span(services: Services, trace_id: str, timeout: float = 20.0) -> Span:
     while True:
         services.trace_ingest.flush()
         with services.db.reading() as s:
-            row = s.execute(select(Span).where(Span.trace_id == trace_id, Span.parent_id.is_(None))).scalar_one_or_none()
+            row = s.execute(
+                select(Span).where(Span.trace_id == trace_id, Span.parent_id.is_(None))
+            ).scalar_one_or_none()
             if row is not None:
                 s.expunge(row)
                 return row

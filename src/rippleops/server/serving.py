@@ -127,12 +127,19 @@ def serving_principal(services: Services, settings: Settings) -> Principal:
 
 
 def warm(services: Services, principal: Principal, project: str, served: Sequence[ServedApp]) -> None:
-    """Load each app's parts (models, embedders, guards) now, so the first request is not slow."""
-    apps = getattr(services, "apps", None)
-    warmer = getattr(apps, "warm", None)
+    """Load each app's parts now, so the first request is not slow: the app compiled (its
+    prompts, models and guards), each local model's weights, each index's embedder (one
+    embedding, not through the cache, so the model really runs)."""
     for app in served:
-        if warmer is not None:
-            warmer(principal, project, app.ref)
+        compiled = services.apps.compiled(principal, project, app.ref)
+        for ref in compiled.models:
+            services.models.prepare(principal, project, ref, [{"role": "user", "content": "warm-up"}], [])
+        for inp in compiled.record.inputs:
+            if inp.resolved.startswith("index/"):
+                index = services.indexes.get(principal, project, inp.resolved)
+                _, embedder = services.embedders.embedder(principal, project, index.embedder)
+                embedder.embed(["warm-up"])
+        log.info("warmed %s", app.describe())
 
 
 def create_serving_app(
