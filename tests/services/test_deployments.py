@@ -56,7 +56,11 @@ def check_k8s(files: dict[str, str], app: str, name: str, port: int, replicas: i
     (hpa,) = docs(files["hpa.yaml"])
     assert (dep["apiVersion"], dep["kind"], dep["metadata"]["name"]) == ("apps/v1", "Deployment", name)
     assert (svc["apiVersion"], svc["kind"], svc["metadata"]["name"]) == ("v1", "Service", name)
-    assert (hpa["apiVersion"], hpa["kind"], hpa["metadata"]["name"]) == ("autoscaling/v2", "HorizontalPodAutoscaler", name)
+    assert (hpa["apiVersion"], hpa["kind"], hpa["metadata"]["name"]) == (
+        "autoscaling/v2",
+        "HorizontalPodAutoscaler",
+        name,
+    )
     spec = dep["spec"]
     assert spec["replicas"] == replicas
     labels = spec["template"]["metadata"]["labels"]
@@ -104,7 +108,9 @@ def check_docker(files: dict[str, str], app: str, port: int) -> None:
     assert next(a for w, a in steps if w == "EXPOSE") == str(port)
     health = next(a for w, a in steps if w == "HEALTHCHECK")
     assert f"127.0.0.1:{port}/healthz" in health
-    assert words.index("USER") > max(i for i, w in enumerate(words) if w == "RUN")  # installs run as root, the server not
+    assert words.index("USER") > max(
+        i for i, w in enumerate(words) if w == "RUN"
+    )  # installs run as root, the server not
     entry = files["entrypoint.sh"]
     serve = next(line for line in entry.splitlines() if line.startswith("exec ripple serve"))
     argv = shlex.split(serve)
@@ -185,7 +191,11 @@ def test_promote_moves_production_audited_and_admin_only(services: Services, ali
 
     promoted = services.deployments.promote(alice, P, "support-bot", source="staging", to="production")
     assert isinstance(promoted, DeploymentRecord)
-    assert (promoted.ref, promoted.app, promoted.replicas) == ("deployment/support-bot-production:2", "app/support-bot:2", 4)
+    assert (promoted.ref, promoted.app, promoted.replicas) == (
+        "deployment/support-bot-production:2",
+        "app/support-bot:2",
+        4,
+    )
     assert services.assets.get(alice, P, "app/support-bot@production").version == 2
     check_k8s(promoted.files, "app/support-bot:2", "support-bot-production", 8760, 4)
 

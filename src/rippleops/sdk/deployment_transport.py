@@ -73,29 +73,31 @@ class RemoteDeployments:
     def _r(self) -> RemoteTransport:
         return cast("RemoteTransport", self)
 
-    def _d(self, project: str) -> str:
+    def _deploy_path(self, project: str) -> str:
         return f"{self._r()._p(project)}/deployments"
 
     def create_deployment(self, project: str, app: str, options: dict[str, Any]) -> DeploymentRecord:
-        return self._slow("POST", self._d(project), {"app": app, **options})
+        return self._deploy_call("POST", self._deploy_path(project), {"app": app, **options})
 
     def get_deployment(self, project: str, name: str) -> DeploymentRecord:
-        return self._r()._record(DeploymentRecord, "GET", f"{self._d(project)}/{quote_part(name)}")
+        return self._r()._record(DeploymentRecord, "GET", f"{self._deploy_path(project)}/{quote_part(name)}")
 
     def list_deployments(self, project: str) -> list[DeploymentRecord]:
-        data = self._r()._send("GET", self._d(project)).json()
+        data = self._r()._send("GET", self._deploy_path(project)).json()
         return [DeploymentRecord.model_validate(d) for d in data]
 
     def render_deployment(self, project: str, name: str) -> DeploymentRecord:
-        return self._r()._record(DeploymentRecord, "GET", f"{self._d(project)}/{quote_part(name)}/files")
+        return self._r()._record(DeploymentRecord, "GET", f"{self._deploy_path(project)}/{quote_part(name)}/files")
 
     def stop_deployment(self, project: str, name: str) -> DeploymentRecord:
-        return self._slow("POST", f"{self._d(project)}/{quote_part(name)}/stop", {})
+        return self._deploy_call("POST", f"{self._deploy_path(project)}/{quote_part(name)}/stop", {})
 
     def promote_deployment(self, project: str, app: str, source: str, to: str) -> DeploymentRecord:
-        return self._slow("POST", f"{self._d(project)}/promote", {"app": app, "from": source, "to": to})
+        return self._deploy_call(
+            "POST", f"{self._deploy_path(project)}/promote", {"app": app, "from": source, "to": to}
+        )
 
-    def _slow(self, method: str, path: str, body: dict[str, Any]) -> DeploymentRecord:
+    def _deploy_call(self, method: str, path: str, body: dict[str, Any]) -> DeploymentRecord:
         """A request that may wait for a process to start or stop: a long read timeout."""
         t = self._r()
         try:
