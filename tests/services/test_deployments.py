@@ -158,7 +158,7 @@ def test_template_targets_render_valid_files(services: Services, alice: Principa
     assert not [p for p in (tmp_path / "deploy").iterdir() if p.name.startswith(".")]  # no temp folder left
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep")
-    with pytest.raises(InvalidError, match="notes.txt"):
+    with pytest.raises(InvalidError, match=r"notes\.txt"):
         write_folder(k8s.files, tmp_path / "mine")
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
 
@@ -234,6 +234,6 @@ def test_bad_deployments_are_refused(services: Services, alice: Principal, optio
 def test_missing_app_is_not_found(services: Services, alice: Principal) -> None:
     with pytest.raises(NotFoundError, match="app/nope"):
         services.deployments.create(alice, P, "nope", env="staging", target="k8s")
-    with pytest.raises(InvalidError, match="runs on the k8s target|is a k8s deployment"):
-        services.deployments.create(alice, P, "support-bot:1", env="staging", target="k8s")
+    services.deployments.create(alice, P, "support-bot:1", env="staging", target="k8s")
+    with pytest.raises(InvalidError, match="is a k8s deployment"):
         services.deployments.stop(alice, P, "support-bot-staging")

@@ -86,7 +86,8 @@ def context(
         "min_replicas": low,
         "max_replicas": high,
         "image": spec.image_name,
-        "resources": spec.resources,
+        # sorted: PostgreSQL's JSON gives the stored keys back in another order than they were written
+        "resources": {part: dict(sorted(spec.resources[part].items())) for part in sorted(spec.resources)},
         "selector": selector,
         "labels": labels,
         "secret": f"{spec.name}-secrets",
