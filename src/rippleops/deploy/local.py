@@ -135,7 +135,10 @@ def wait_settled(path: Path, supervisor_pid: int, wait_s: float) -> LocalState:
         state = read_state(path)
         if state is None:
             raise UnavailableError(f"the deployment state file {path} disappeared")
-        if state.status in ("running", "failed", "stopped"):
+        if state.status == "running":
+            return state
+        if state.status in ("failed", "stopped"):
+            _wait_gone(supervisor_pid)  # it is exiting: reap it, so nothing counts it as running
             return state
         if not pid_alive(supervisor_pid):
             state.status = "failed"

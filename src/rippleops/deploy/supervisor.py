@@ -64,7 +64,7 @@ class Supervisor:
             log(f"the served process exited with {code} (fast crash {fast_crashes} of {self.max_fast})")
             if fast_crashes >= self.max_fast:
                 self.save(
-                    status="failed", child_pid=None, last_exit=code, fast_crashes=fast_crashes,
+                    status="failed", child_pid=None, supervisor_pid=None, last_exit=code, fast_crashes=fast_crashes,
                     message=f"gave up after {fast_crashes} fast crashes in a row (last exit code {code}); "
                     f"see the log {self.state.log}, then deploy again",
                 )  # fmt: skip
