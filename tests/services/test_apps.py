@@ -246,3 +246,44 @@ def _last_trace(services: Services) -> str:
     services.trace_ingest.flush()
     with services.db.reading() as s:
         return str(s.execute(select(Trace.trace_id).order_by(Trace.start_ns.desc()).limit(1)).scalar_one())
+
+
+def test_an_agent_that_never_answers_stops_at_its_step_limit(services: Services, admin: Principal) -> None:
+    """A chat server that only ever asks for a tool (a real peer on a real port): the loop
+    calls the tool, feeds the result back, and stops after max_steps with a clear answer."""
+    from fastapi import FastAPI
+
+    from app_support import CALLS
+    from support import start_app
+
+    api = FastAPI()
+    seen: list[list[dict[str, Any]]] = []
+
+    @api.post("/v1/chat/completions")
+    def chat(body: dict[str, Any]) -> dict[str, Any]:
+        seen.append(body["messages"])
+        reply = '{"tool": "add", "args": {"a": 2, "b": 3}}' if len(seen) % 2 else "not json at all"
+        return {"choices": [{"message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 5}}  # fmt: skip
+
+    server = start_app(api)
+    CALLS.clear()
+    try:
+        services.models.create(admin, P, "loopy", {"provider": "openai", "base_url": f"{server.url}/v1", "model": "m"})
+        services.apps.create(admin, P, "agent", {
+            "steps": [{"agent": {"model": "model/loopy", "tools": ["add"], "max_steps": 3}}],
+            "tools": [{"name": "add", "python": "app_support:add", "description": "adds a and b"}],
+        })  # fmt: skip
+        out = services.apps.invoke(admin, P, "agent", {"input": "What is 2 + 3?"})
+        assert out.finish_reason == "length" and "stopped after 3 steps" in out.output
+        assert len(seen) == 3 and CALLS == [{"tool": "add", "a": 2, "b": 3}] * 2
+        assert seen[1][-1] == {"role": "user", "content": "Result of add: 5"}
+        assert "not valid: it is not JSON" in seen[2][-1]["content"]
+        assert "add: adds a and b" in seen[0][0]["content"]  # the built-in system turn lists the tools
+        assert out.usage.total_tokens == 45
+        spans = spans_of(services, out.trace_id)
+        (agent,) = by_kind(spans, "AGENT")
+        assert (agent.attributes["ripple.agent.steps"], agent.attributes["ripple.agent.stopped"]) == (3, "max_steps")
+        assert len(by_kind(spans, "LLM")) == 3 and len(by_kind(spans, "TOOL")) == 2
+    finally:
+        server.stop()
