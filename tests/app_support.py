@@ -15,10 +15,12 @@ from typing import Any
 
 import pyarrow as pa
 import yaml
+from sqlalchemy import select
 
 from rippleops.domain.access import Principal
 from rippleops.domain.prompts import parse_spec
 from rippleops.services import Services
+from rippleops.store.models import Span, Trace
 from support import free_port
 
 P = "default"
@@ -105,8 +107,8 @@ def hang(**kwargs: Any) -> None:
 class BadChatServer:
     """A real HTTP server on a free port that answers ``POST /v1/chat/completions`` with a
     stream that goes wrong: ``garbage`` (lines that are not JSON after a good delta), ``cut``
-    (a good delta, then the connection is closed mid-chunk), or ``stall`` (one delta, then
-    nothing until the client gives up)."""
+    (a good delta, then the connection is closed mid-chunk), ``stall`` (one delta, then
+    nothing until the client gives up) or ``drip`` (a delta every 0.1 s for 30 s)."""
 
     def __init__(self, mode: str) -> None:
         self.mode = mode
@@ -146,11 +148,20 @@ class BadChatServer:
             elif self.mode == "cut":
                 conn.sendall(b'40\r\ndata: {"choices": [{"delta"')  # a chunk announced, half sent
                 conn.shutdown(socket.SHUT_RDWR)
+            elif self.mode == "drip":  # a delta every 0.1 s until the client hangs up
+                try:
+                    for _ in range(300):
+                        if self._stop.wait(0.1):
+                            return
+                        conn.sendall(_chunk(f"data: {json.dumps(good)}\n\n"))
+                except OSError:
+                    return
             else:  # stall
                 self._stop.wait(30)
 
     def stop(self) -> None:
         self._stop.set()
+        self.thread.join(5)
         self._sock.close()
 
 
@@ -165,3 +176,27 @@ def serve_bad_chat(mode: str) -> Iterator[BadChatServer]:
         yield server
     finally:
         server.stop()
+
+
+# -- traces -------------------------------------------------------------------------------------------
+
+
+def spans_of(services: Services, trace_id: str) -> list[Span]:
+    """The spans of one trace, oldest first, once everything queued is written."""
+    services.trace_ingest.flush()
+    with services.db.reading() as s:
+        found = list(s.execute(select(Span).where(Span.trace_id == trace_id).order_by(Span.start_ns)).scalars())
+        s.expunge_all()
+        return found
+
+
+def trace_of(services: Services, trace_id: str) -> Trace:
+    services.trace_ingest.flush()
+    with services.db.reading() as s:
+        found = s.execute(select(Trace).where(Trace.trace_id == trace_id)).scalar_one()
+        s.expunge_all()
+        return found
+
+
+def by_kind(spans: list[Span], kind: str) -> list[Span]:
+    return [s for s in spans if s.kind == kind]

@@ -212,7 +212,7 @@ def _show(r: VersionRecord) -> None:
             highlight=False,
         )
     for edge in r.inputs:
-        out.print(f"  pinned {escape(i.role)}: {escape(i.ref)} -> {escape(i.resolved)}", highlight=False)
+        out.print(f"  pinned {escape(edge.role)}: {escape(edge.ref)} -> {escape(edge.resolved)}", highlight=False)
     out.print(
         f"  hash {short_hash(r.hash)} · by {escape(r.created_by)} · {r.created_at:%Y-%m-%d %H:%M}", highlight=False
     )

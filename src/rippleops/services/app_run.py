@@ -34,11 +34,7 @@ from rippleops.domain.apps import (
     Step,
 )
 from rippleops.domain.generation import GenerationStream, as_messages
-
-try:  # interim: until i5-guards is merged (removed then)
-    from rippleops.domain.guards import GuardContext, GuardResult
-except ImportError:  # pragma: no cover
-    GuardContext = GuardResult = Any  # type: ignore[misc,assignment]
+from rippleops.domain.guards import GuardContext, GuardResult
 from rippleops.domain.models import LOCAL
 from rippleops.domain.records import AppRunRecord, GenerationRecord, PromptRecord, VersionRecord
 from rippleops.domain.synth import grammar_schema

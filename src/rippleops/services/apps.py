@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 KIND = "app"
 MAX_COMPILED = 256
-_NULL_TRACING: dict[str, Tracing] = {}
 
 
 class AppService:
@@ -91,10 +90,7 @@ class AppService:
         return AppCall(self.services, principal, project, app, req, self.tracing(project)).stream()
 
     def tracing(self, project: str) -> Tracing:
-        ingest = getattr(self.services, "trace_ingest", None)  # interim: until i5-ingest is merged
-        if ingest is None:
-            return _NULL_TRACING.setdefault(project, Tracing(lambda spans: None, project=project))
-        return ingest.tracing(project)  # type: ignore[no-any-return]
+        return self.services.trace_ingest.tracing(project)
 
     def compiled(self, principal: Principal, project: str, ref: str) -> CompiledApp:
         """The app version ``ref`` names, ready to run (built once per version)."""
