@@ -82,6 +82,21 @@ def show(name: str, values: list[float]) -> None:
     )
 
 
+async def models_list(app: Any) -> list[float]:
+    """GET /v1/models in-process: the fixed cost of a /v1 request (ASGI, middleware, one
+    worker-thread hop, JSON) with no app behind it, as a yardstick of the machine."""
+    out: list[float] = []
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://serve") as c:
+        for i in range(N + 10):
+            t = time.perf_counter()
+            r = await c.get("/v1/models")
+            elapsed = time.perf_counter() - t
+            assert r.status_code == 200, r.text
+            if i >= 10:
+                out.append(elapsed)
+    return out
+
+
 async def in_process(app: Any, stream: bool) -> list[tuple[str, float]]:
     out: list[tuple[str, float]] = []
     transport = httpx.ASGITransport(app=app)
@@ -129,6 +144,7 @@ def main() -> None:
     print(
         f"{N} requests per row; app/support-bot:1 (render + generate 2 tokens on SmolLM2); {services.db.safe_url.split(':')[0]}"
     )
+    show("in-process ASGI: GET /v1/models (no app: the fixed cost)", asyncio.run(models_list(app)))
     for stream in (False, True):
         kind = "stream" if stream else "json"
         route, serving = overheads(services, asyncio.run(in_process(app, stream)))
