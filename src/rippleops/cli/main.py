@@ -15,6 +15,7 @@ from rippleops.cli import (
     audit,
     dataset,
     db,
+    deploy,
     embedder,
     index,
     job,
@@ -23,9 +24,13 @@ from rippleops.cli import (
     prompt,
     search,
     secret,
+    serve,
     server,
     synth,
     trace,
+)
+from rippleops.cli import (
+    app as app_cli,
 )
 from rippleops.cli.common import GlobalOptions, RippleGroup, echo, settings
 from rippleops.domain.refs import validate_name
@@ -50,6 +55,7 @@ app.add_typer(index.app, name="index")
 app.add_typer(search.app, name="search")
 app.add_typer(synth.app, name="synth")
 app.add_typer(job.app, name="job")
+app.add_typer(app_cli.app, name="app")
 app.add_typer(audit.app, name="audit")
 app.add_typer(trace.app, name="trace")
 app.add_typer(access.users, name="user")
@@ -59,8 +65,10 @@ app.add_typer(secret.app, name="secret")
 app.add_typer(project.app, name="project")
 app.add_typer(server.app, name="server")
 app.add_typer(db.app, name="db")
+app.add_typer(deploy.app, name="deploy")
 app.command("lineage")(asset.lineage)
 app.command("whoami")(access.whoami)
+app.command("serve")(serve.serve)
 
 
 def _version(value: bool) -> None:

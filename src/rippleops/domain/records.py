@@ -379,3 +379,23 @@ class TraceRecord(TraceSummaryRecord):
     """A trace with every span, ordered by start time (parents before their children)."""
 
     spans: list[SpanRecord] = Field(default_factory=list)
+
+
+# -- apps (issue 5, area D) ------------------------------------------------------------------------
+
+
+class AppRunRecord(Record):
+    """One app call: the answer, why it ended, the exact app version, the sources retrieved,
+    the guard decisions, each step's latency, tokens, cost, and the trace that holds it all."""
+
+    app: str  # the exact app version, e.g. app/support-bot:3
+    output: str
+    finish_reason: str  # stop | length | blocked
+    blocked: bool = False
+    trace_id: str  # 32 hex digits
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+    cost: Cost = Field(default_factory=Cost)
+    latency_s: float = 0.0
+    sources: list[dict[str, Any]] = Field(default_factory=list)  # {index, doc_id, id, score, start, end}
+    guards: list[dict[str, Any]] = Field(default_factory=list)  # {stage, policy, decision, findings}
+    steps: list[dict[str, Any]] = Field(default_factory=list)  # {name, kind, latency_ms}

@@ -12,8 +12,10 @@ from typing import Any
 
 from rippleops.domain.records import SearchResultRecord
 from rippleops.domain.refs import validate_name
+from rippleops.sdk.apps import Apps
 from rippleops.sdk.collections import Assets, Audit, Projects, Roles, Secrets, Tokens, Users
 from rippleops.sdk.datasets import Datasets
+from rippleops.sdk.deployments import Deployments
 from rippleops.sdk.embedders import Embedders
 from rippleops.sdk.indexes import Indexes
 from rippleops.sdk.jobs import Jobs
@@ -31,7 +33,8 @@ class Client:
 
     Collections: ``prompts``, ``assets``, ``jobs``, ``audit``, ``projects``, ``users``,
     ``tokens``, ``roles``, ``secrets``, ``models``, ``indexes`` (and ``rp.search(...)``), ``datasets``, ``embedders``, ``synth``,
-    ``traces`` (and ``rp.trace`` to trace your own code). Every call takes ``project=`` to leave the client's project.
+    ``apps``, ``deployments``, ``traces`` (and ``rp.trace`` to trace your own code). Every call takes ``project=`` to
+    leave the client's project.
     """
 
     def __init__(
@@ -74,6 +77,8 @@ class Client:
         self.synth = Synth(self)
         self.traces = Traces(self)
         self.trace = TraceApi(self)
+        self.apps = Apps(self)
+        self.deployments = Deployments(self)
 
     @property
     def is_remote(self) -> bool:

@@ -32,14 +32,16 @@ from rippleops.domain.records import (
     VersionRecord,
 )
 from rippleops.errors import UnauthenticatedError
+from rippleops.sdk.app_transport import EmbeddedApps
 from rippleops.sdk.dataset_transport import EmbeddedDatasets
+from rippleops.sdk.deployment_transport import EmbeddedDeployments
 from rippleops.sdk.trace_transport import EmbeddedTraces
 from rippleops.sdk.transport import NOT_MODIFIED, NotModified, Transport, prompt_etag
 from rippleops.services import Services
 from rippleops.settings import Settings
 
 
-class EmbeddedTransport(EmbeddedTraces, EmbeddedDatasets, Transport):
+class EmbeddedTransport(EmbeddedTraces, EmbeddedApps, EmbeddedDatasets, EmbeddedDeployments, Transport):
     """Acts as the user whose token is given, or whose token ``ripple init`` left in the home."""
 
     def __init__(self, settings: Settings, token: str | None = None) -> None:

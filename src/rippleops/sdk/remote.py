@@ -47,7 +47,9 @@ from rippleops.errors import InvalidError, UnavailableError
 from rippleops.sdk._http import error_of as _error
 from rippleops.sdk._http import quote_part as _q
 from rippleops.sdk._http import ref_segment as _ref_segment
+from rippleops.sdk.app_transport import RemoteApps
 from rippleops.sdk.dataset_transport import RemoteDatasets
+from rippleops.sdk.deployment_transport import RemoteDeployments
 from rippleops.sdk.model_transport import RemoteModels
 from rippleops.sdk.trace_transport import RemoteTraces
 from rippleops.sdk.transport import NOT_MODIFIED, NotModified, Transport
@@ -85,7 +87,7 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-class RemoteTransport(RemoteTraces, RemoteModels, RemoteDatasets, Transport):
+class RemoteTransport(RemoteTraces, RemoteApps, RemoteModels, RemoteDatasets, RemoteDeployments, Transport):
     """Every operation as one HTTP request to a Ripple server.
 
     ``client`` may be given to run over another httpx client (for example FastAPI's

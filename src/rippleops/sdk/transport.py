@@ -14,8 +14,10 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from rippleops.domain.apps import AppStream
 from rippleops.domain.generation import GenerationStream
 from rippleops.domain.records import (
+    AppRunRecord,
     AssetRecord,
     AuditEventRecord,
     AuditVerifyRecord,
@@ -195,6 +197,16 @@ class Transport(ABC):
     def stream_prompt_run(
         self, project: str, ref: str, values: dict[str, Any], model: str | None, params: dict[str, Any]
     ) -> GenerationStream: ...
+
+    # apps (get, list and labels are the generic version and asset calls; ``request`` is
+    # {"input" | "messages", "variables", "params", "metadata"}; a stream fails at the call
+    # when the app cannot start, and holds the record once exhausted)
+    @abstractmethod
+    def create_app(self, project: str, name: str, spec: dict[str, Any]) -> VersionRecord: ...
+    @abstractmethod
+    def invoke_app(self, project: str, ref: str, request: dict[str, Any]) -> AppRunRecord: ...
+    @abstractmethod
+    def stream_app(self, project: str, ref: str, request: dict[str, Any]) -> AppStream: ...
 
     # embedders (get, list and labels are the generic version and asset calls)
     @abstractmethod

@@ -20,7 +20,7 @@ from rippleops.runtime.executor import LocalPoolExecutor
 from rippleops.server import errors
 from rippleops.server.errors import CatchAll, log
 from rippleops.server.middleware import BodyLimit, HTTPMetrics, Metrics
-from rippleops.server.routers import ROUTERS, datasets, otlp
+from rippleops.server.routers import ROUTERS, datasets, openai_compat, otlp
 from rippleops.server.schemas import Health
 from rippleops.server.trace_metrics import TraceIngestCollector
 from rippleops.services import Services
@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None, auth_required: bool | None = No
     app.state.auth_required = settings.auth == "required" or bool(auth_required)
     app.state.metrics = metrics = HTTPMetrics.create()
     metrics.registry.register(TraceIngestCollector(services.trace_ingest))
+    app.state.openai_catalog = openai_compat.ProjectApps(settings.project)  # /v1: every app of the project
 
     errors.install(app)
     # add_middleware puts each one outside the ones before it: Metrics sees every status,
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None, auth_required: bool | None = No
 
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(openai_compat.router)
     app.add_api_route(
         "/healthz",
         healthz,

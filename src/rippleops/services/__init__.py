@@ -17,9 +17,11 @@ from sqlalchemy.orm import Session
 from rippleops.domain.refs import validate_name
 from rippleops.runtime.executor import Executor, InlineExecutor
 from rippleops.services.access import AccessService
+from rippleops.services.apps import AppService
 from rippleops.services.assets import AssetService
 from rippleops.services.audit import AuditService
 from rippleops.services.datasets import DatasetService
+from rippleops.services.deployments import DeploymentService
 from rippleops.services.embedders import EmbedderService
 from rippleops.services.embedding_cache import EmbeddingCache
 from rippleops.services.indexes import IndexService
@@ -27,6 +29,7 @@ from rippleops.services.jobs import JobService
 from rippleops.services.labels import LabelService
 from rippleops.services.lineage import LineageService
 from rippleops.services.models import ModelService
+from rippleops.services.policies import PolicyService
 from rippleops.services.projects import ProjectService
 from rippleops.services.prompt_runs import PromptRunService
 from rippleops.services.prompts import PromptService
@@ -72,6 +75,9 @@ class Services:
         self.search = SearchService(self)
         self.trace_ingest = TraceIngest(self.db, settings, self.access)
         self.traces = TraceService(self.db, self.access)
+        self.policies = PolicyService(self.access, self.assets, self.embedders)
+        self.apps = AppService(self)
+        self.deployments = DeploymentService(self)
         event.listen(self.db._write, "after_commit", self._after_commit)
 
     @cached_property
@@ -92,6 +98,7 @@ class Services:
     def close(self) -> None:
         self.jobs.shutdown()
         self.trace_ingest.close()  # drains the queue: a graceful stop loses no span
+        self.policies.close()
         self.embedders.close()
         if "vectors" in self.__dict__:
             self.vectors.close()

@@ -132,7 +132,17 @@ class ModelService:
     ) -> ModelCall:
         """Resolve ``ref``, merge the parameters (the version's defaults < each layer in
         order), get the provider and check that prompt and completion fit the context."""
-        record = self.get(principal, project, ref)
+        return self.prepare_version(principal, project, self.get(principal, project, ref), messages, layers)
+
+    def prepare_version(
+        self,
+        principal: Principal,
+        project: str,
+        record: VersionRecord,
+        messages: list[dict[str, str]],
+        layers: ParamLayers,
+    ) -> ModelCall:
+        """:meth:`prepare` for a version already fetched (an app holds its pinned versions)."""
         content = record.content
         merged = dict(content["params"])
         for source, layer in layers:

@@ -6,9 +6,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from rippleops.server.routers import (
+    apps,
     assets,
     audit,
     datasets,
+    deployments,
     embedders,
     indexes,
     jobs,
@@ -38,4 +40,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     audit.router,
     otlp.router,
     traces.router,
+    apps.router,
+    apps.invoke_router,
+    deployments.router,
 )
