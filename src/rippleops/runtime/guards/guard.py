@@ -110,6 +110,8 @@ class Guard:
     def check(self, text: str, stage: str, ctx: GuardContext | None = None) -> GuardResult:
         if stage not in self.validators:
             raise InvalidError(f"stage must be input or output, not {stage!r}")
+        if not isinstance(text, str):
+            raise InvalidError(f"a guard checks text, not {type(text).__name__}")
         started = time.perf_counter()
         ctx = ctx or GuardContext()
         findings: list[Finding] = []
