@@ -18,6 +18,7 @@ from rippleops.sdk.embedders import Embedders
 from rippleops.sdk.indexes import Indexes
 from rippleops.sdk.jobs import Jobs
 from rippleops.sdk.models import Models
+from rippleops.sdk.policies import Policies
 from rippleops.sdk.prompts import Prompts
 from rippleops.sdk.synth import Synth
 from rippleops.sdk.transport import Transport
@@ -29,7 +30,7 @@ class Client:
     embedded home (``$RIPPLE_HOME``); with one, over HTTP with ``token``.
 
     Collections: ``prompts``, ``assets``, ``jobs``, ``audit``, ``projects``, ``users``,
-    ``tokens``, ``roles``, ``secrets``, ``models``, ``indexes`` (and ``rp.search(...)``), ``datasets``, ``embedders``, ``synth``. Every call takes ``project=`` to leave the client's project.
+    ``tokens``, ``roles``, ``secrets``, ``models``, ``indexes`` (and ``rp.search(...)``), ``datasets``, ``embedders``, ``synth``, ``policies``. Every call takes ``project=`` to leave the client's project.
     """
 
     def __init__(
@@ -68,6 +69,7 @@ class Client:
         self.datasets = Datasets(self)
         self.embedders = Embedders(self)
         self.models = Models(self)
+        self.policies = Policies(self)
         self.indexes = Indexes(self)
         self.synth = Synth(self)
 

@@ -33,12 +33,13 @@ from rippleops.domain.records import (
 )
 from rippleops.errors import UnauthenticatedError
 from rippleops.sdk.dataset_transport import EmbeddedDatasets
+from rippleops.sdk.policy_transport import EmbeddedPolicies
 from rippleops.sdk.transport import NOT_MODIFIED, NotModified, Transport, prompt_etag
 from rippleops.services import Services
 from rippleops.settings import Settings
 
 
-class EmbeddedTransport(EmbeddedDatasets, Transport):
+class EmbeddedTransport(EmbeddedDatasets, EmbeddedPolicies, Transport):
     """Acts as the user whose token is given, or whose token ``ripple init`` left in the home."""
 
     def __init__(self, settings: Settings, token: str | None = None) -> None:

@@ -49,6 +49,7 @@ from rippleops.sdk._http import quote_part as _q
 from rippleops.sdk._http import ref_segment as _ref_segment
 from rippleops.sdk.dataset_transport import RemoteDatasets
 from rippleops.sdk.model_transport import RemoteModels
+from rippleops.sdk.policy_transport import RemotePolicies
 from rippleops.sdk.transport import NOT_MODIFIED, NotModified, Transport
 
 API = "/api/v1"
@@ -84,7 +85,7 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-class RemoteTransport(RemoteModels, RemoteDatasets, Transport):
+class RemoteTransport(RemoteModels, RemoteDatasets, RemotePolicies, Transport):
     """Every operation as one HTTP request to a Ripple server.
 
     ``client`` may be given to run over another httpx client (for example FastAPI's

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from rippleops.domain.generation import GenerationStream
+from rippleops.domain.guards import GuardResult
 from rippleops.domain.records import (
     AssetRecord,
     AuditEventRecord,
@@ -233,6 +234,16 @@ class Transport(ABC):
     def dataset_batches(
         self, project: str, ref: str, *, columns: list[str] | None, batch_size: int
     ) -> Iterator[Any]: ...
+
+    # policies (guardrails): versions, and a check of one text at one stage
+    @abstractmethod
+    def create_policy(self, project: str, name: str, spec: dict[str, Any]) -> VersionRecord: ...
+    @abstractmethod
+    def get_policy(self, project: str, ref: str) -> VersionRecord: ...
+    @abstractmethod
+    def check_policy(
+        self, project: str, ref: str, text: str, stage: str, context: dict[str, Any] | None
+    ) -> GuardResult: ...
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
