@@ -323,3 +323,22 @@ def test_stream_fails_closed_on_an_error() -> None:
     stream = g.stream(iter(["a" * 40 + "b", " and more text"]))
     assert list(stream)[-1] == SAFE
     assert stream.result is not None and stream.result.decision == "error" and stream.result.blocked
+
+
+def test_span_attributes_record_the_decision() -> None:
+    import json
+
+    from rippleops.runtime.guards import span_attributes
+    from rippleops.runtime.tracing import Tracing
+
+    r = guard(input=[{"type": "deny", "words": ["gift cards"]}]).check_input("buy gift cards")
+    attrs = span_attributes(r, text="buy gift cards")
+    assert attrs["ripple.guard.decision"] == "block" and attrs["ripple.policy"] == "policy/test:1"
+    assert json.loads(attrs["ripple.guard.findings"])[0]["latency_ms"] >= 0
+    finished: list[object] = []
+    tracing = Tracing(finished.extend)
+    with tracing.span("guard input", kind="GUARDRAIL", attributes=attrs):
+        pass
+    tracing.shutdown()
+    span = finished[0]
+    assert span.attributes["ripple.guard.stage"] == "input"  # type: ignore[attr-defined]
