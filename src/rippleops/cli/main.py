@@ -20,6 +20,7 @@ from rippleops.cli import (
     index,
     job,
     model,
+    policy,
     project,
     prompt,
     search,
@@ -50,6 +51,7 @@ app.add_typer(prompt.app, name="prompt")
 app.add_typer(dataset.app, name="dataset")
 app.add_typer(model.app, name="model")
 app.add_typer(embedder.app, name="embedder")
+app.add_typer(policy.app, name="policy")
 app.add_typer(asset.app, name="asset")
 app.add_typer(index.app, name="index")
 app.add_typer(search.app, name="search")

@@ -20,6 +20,7 @@ from rippleops.sdk.embedders import Embedders
 from rippleops.sdk.indexes import Indexes
 from rippleops.sdk.jobs import Jobs
 from rippleops.sdk.models import Models
+from rippleops.sdk.policies import Policies
 from rippleops.sdk.prompts import Prompts
 from rippleops.sdk.synth import Synth
 from rippleops.sdk.traces import TraceApi, Traces
@@ -33,8 +34,8 @@ class Client:
 
     Collections: ``prompts``, ``assets``, ``jobs``, ``audit``, ``projects``, ``users``,
     ``tokens``, ``roles``, ``secrets``, ``models``, ``indexes`` (and ``rp.search(...)``), ``datasets``, ``embedders``, ``synth``,
-    ``apps``, ``deployments``, ``traces`` (and ``rp.trace`` to trace your own code). Every call takes ``project=`` to
-    leave the client's project.
+    ``policies``, ``apps``, ``deployments``, ``traces`` (and ``rp.trace`` to trace your own code). Every call takes
+    ``project=`` to leave the client's project.
     """
 
     def __init__(
@@ -73,6 +74,7 @@ class Client:
         self.datasets = Datasets(self)
         self.embedders = Embedders(self)
         self.models = Models(self)
+        self.policies = Policies(self)
         self.indexes = Indexes(self)
         self.synth = Synth(self)
         self.traces = Traces(self)

@@ -35,13 +35,16 @@ from rippleops.errors import UnauthenticatedError
 from rippleops.sdk.app_transport import EmbeddedApps
 from rippleops.sdk.dataset_transport import EmbeddedDatasets
 from rippleops.sdk.deployment_transport import EmbeddedDeployments
+from rippleops.sdk.policy_transport import EmbeddedPolicies
 from rippleops.sdk.trace_transport import EmbeddedTraces
 from rippleops.sdk.transport import NOT_MODIFIED, NotModified, Transport, prompt_etag
 from rippleops.services import Services
 from rippleops.settings import Settings
 
 
-class EmbeddedTransport(EmbeddedTraces, EmbeddedApps, EmbeddedDatasets, EmbeddedDeployments, Transport):
+class EmbeddedTransport(
+    EmbeddedTraces, EmbeddedApps, EmbeddedDatasets, EmbeddedDeployments, EmbeddedPolicies, Transport
+):
     """Acts as the user whose token is given, or whose token ``ripple init`` left in the home."""
 
     def __init__(self, settings: Settings, token: str | None = None) -> None:

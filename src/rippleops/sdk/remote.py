@@ -51,6 +51,7 @@ from rippleops.sdk.app_transport import RemoteApps
 from rippleops.sdk.dataset_transport import RemoteDatasets
 from rippleops.sdk.deployment_transport import RemoteDeployments
 from rippleops.sdk.model_transport import RemoteModels
+from rippleops.sdk.policy_transport import RemotePolicies
 from rippleops.sdk.trace_transport import RemoteTraces
 from rippleops.sdk.transport import NOT_MODIFIED, NotModified, Transport
 
@@ -87,7 +88,9 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-class RemoteTransport(RemoteTraces, RemoteApps, RemoteModels, RemoteDatasets, RemoteDeployments, Transport):
+class RemoteTransport(
+    RemoteTraces, RemoteApps, RemoteModels, RemoteDatasets, RemoteDeployments, RemotePolicies, Transport
+):
     """Every operation as one HTTP request to a Ripple server.
 
     ``client`` may be given to run over another httpx client (for example FastAPI's

@@ -16,6 +16,7 @@ from typing import Any
 
 from rippleops.domain.apps import AppStream
 from rippleops.domain.generation import GenerationStream
+from rippleops.domain.guards import GuardResult
 from rippleops.domain.records import (
     AppRunRecord,
     AssetRecord,
@@ -257,6 +258,15 @@ class Transport(ABC):
     def tracing(self, project: str) -> Tracing: ...
     @abstractmethod
     def flush_traces(self, timeout_s: float = 10.0) -> None: ...
+    # policies (guardrails): versions, and a check of one text at one stage
+    @abstractmethod
+    def create_policy(self, project: str, name: str, spec: dict[str, Any]) -> VersionRecord: ...
+    @abstractmethod
+    def get_policy(self, project: str, ref: str) -> VersionRecord: ...
+    @abstractmethod
+    def check_policy(
+        self, project: str, ref: str, text: str, stage: str, context: dict[str, Any] | None
+    ) -> GuardResult: ...
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

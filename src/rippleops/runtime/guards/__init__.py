@@ -4,5 +4,6 @@ runs a policy version's validators and takes their actions, and :class:`GuardedS
 from rippleops.runtime.guards.base import Embedding, Outcome, Span, Validator
 from rippleops.runtime.guards.guard import Guard
 from rippleops.runtime.guards.stream import GuardedStream
+from rippleops.runtime.guards.trace import span_attributes
 
-__all__ = ["Embedding", "Guard", "GuardedStream", "Outcome", "Span", "Validator"]
+__all__ = ["Embedding", "Guard", "GuardedStream", "Outcome", "Span", "Validator", "span_attributes"]

@@ -18,20 +18,55 @@ from rippleops.errors import InvalidError
 from rippleops.runtime.guards.base import Embedding, Outcome, Validator, apply_spans
 from rippleops.runtime.guards.checks import reask_instruction, run_validator
 from rippleops.runtime.guards.stream import GuardedStream
+from rippleops.runtime.guards.text import DenyValidator, FormatValidator, LengthValidator, RegexValidator
 
 Factory = Callable[[ValidatorSpec, Embedding | None], Validator]
 
 
 def _registry() -> dict[str, Factory]:
-    from rippleops.runtime.guards.pii import PiiValidator
-    from rippleops.runtime.guards.text import DenyValidator, FormatValidator, LengthValidator, RegexValidator
+    # Each family's module is imported when a policy uses it: numpy, jsonschema and the
+    # profanity model are optional extras that a policy of patterns never needs.
+    def pii(spec: ValidatorSpec, _: Embedding | None) -> Validator:
+        from rippleops.runtime.guards.pii import PiiValidator
+
+        return PiiValidator(spec)
+
+    def json_schema(spec: ValidatorSpec, _: Embedding | None) -> Validator:
+        from rippleops.runtime.guards.json_schema import JsonSchemaValidator
+
+        return JsonSchemaValidator(spec)
+
+    def profanity(spec: ValidatorSpec, _: Embedding | None) -> Validator:
+        from rippleops.runtime.guards.profanity import ProfanityValidator
+
+        return ProfanityValidator(spec)
+
+    def topic(spec: ValidatorSpec, embedding: Embedding | None) -> Validator:
+        from rippleops.runtime.guards.topic import TopicValidator
+
+        return TopicValidator(spec, embedding)
+
+    def injection(spec: ValidatorSpec, embedding: Embedding | None) -> Validator:
+        from rippleops.runtime.guards.injection import InjectionValidator
+
+        return InjectionValidator(spec, embedding)
+
+    def groundedness(spec: ValidatorSpec, embedding: Embedding | None) -> Validator:
+        from rippleops.runtime.guards.groundedness import GroundednessValidator
+
+        return GroundednessValidator(spec, embedding)
 
     return {
-        "pii": lambda spec, _: PiiValidator(spec),
+        "pii": pii,
         "regex": lambda spec, _: RegexValidator(spec),
         "deny": lambda spec, _: DenyValidator(spec),
         "length": lambda spec, _: LengthValidator(spec),
         "format": lambda spec, _: FormatValidator(spec),
+        "json_schema": json_schema,
+        "profanity": profanity,
+        "topic": topic,
+        "injection": injection,
+        "groundedness": groundedness,
     }
 
 
@@ -75,6 +110,8 @@ class Guard:
     def check(self, text: str, stage: str, ctx: GuardContext | None = None) -> GuardResult:
         if stage not in self.validators:
             raise InvalidError(f"stage must be input or output, not {stage!r}")
+        if not isinstance(text, str):
+            raise InvalidError(f"a guard checks text, not {type(text).__name__}")
         started = time.perf_counter()
         ctx = ctx or GuardContext()
         findings: list[Finding] = []

@@ -33,6 +33,7 @@ from rippleops.domain.guards import Finding, GuardContext, GuardResult
 from rippleops.errors import InvalidError
 from rippleops.runtime.guards.base import Outcome, Span, Validator, apply_spans
 from rippleops.runtime.guards.checks import run_validator
+from rippleops.runtime.guards.text import truncate_at_sentence
 
 if TYPE_CHECKING:
     from rippleops.runtime.guards.guard import Guard
@@ -167,8 +168,10 @@ class GuardedStream(Iterator[str]):
                 ]
                 self._text = apply_spans(self._text, spans, self._released)
             elif finding.action == "fix" and outcome.fixed is not None and not v.windowed:
-                fixed = outcome.fixed if len(outcome.fixed) >= self._released else self._text[: self._released]
-                self._text = fixed
+                fixed = outcome.fixed
+                if len(fixed) < self._released and "max_chars" in v.spec.settings:
+                    fixed = truncate_at_sentence(self._text, v.spec.settings["max_chars"], self._released)
+                self._text = fixed if len(fixed) >= self._released else self._text[: self._released]
                 return True  # the model has written enough: stop it
             elif finding.action == "reask":
                 self._reasks.append(f"{v.name}: {outcome.reask or outcome.message}")

@@ -67,19 +67,21 @@ class DenyValidator(_PatternValidator):
         self.what = "denied word"
 
 
-def truncate_at_sentence(text: str, max_chars: int) -> str:
+def truncate_at_sentence(text: str, max_chars: int, floor: int = 0) -> str:
     """At most ``max_chars`` of ``text``, cut after the last sentence that fits; failing
-    that after the last whole word; failing that, hard."""
+    that after the last whole word; failing that, hard. The cut never falls before
+    ``floor`` (on a stream: what has gone out already)."""
     if len(text) <= max_chars:
         return text
     head = text[:max_chars]
+    least = max(floor, max_chars // 3)
     ends = [m.end() for m in _SENTENCE_END.finditer(head)]
-    if ends and ends[-1] >= max_chars // 3:
-        return head[: ends[-1]].rstrip()
+    if ends and ends[-1] >= least:
+        return head[: ends[-1]].rstrip() if len(head[: ends[-1]].rstrip()) >= floor else head[: ends[-1]]
     space = head.rfind(" ")
-    if space >= max_chars // 3:
-        return head[:space].rstrip()
-    return head
+    if space >= least:
+        return head[:space]
+    return head if floor <= max_chars else text[:floor]
 
 
 class LengthValidator(Validator):
