@@ -74,6 +74,37 @@ def overheads(services: Services, samples: list[tuple[str, float]]) -> tuple[lis
     return route, serving
 
 
+class ServerClock:
+    """An ASGI wrapper timing each request inside the server: from the moment the app is
+    called to its last response byte, so the client library's own time is left out."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.times: dict[str, float] = {}  # trace id -> seconds in the server
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t = time.perf_counter()
+        trace_id = ""
+
+        async def timed_send(message: Any) -> None:
+            nonlocal trace_id
+            if message["type"] == "http.response.start":
+                trace_id = dict(message.get("headers", [])).get(b"x-ripple-trace-id", b"").decode()
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body") and trace_id:
+                self.times[trace_id] = time.perf_counter() - t
+
+        await self.app(scope, receive, timed_send)
+
+
+def server_side(clock: ServerClock, samples: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """The same requests, timed inside the server."""
+    return [(i, clock.times[i]) for i, _ in samples if i in clock.times]
+
+
 def show(name: str, values: list[float]) -> None:
     s = sorted(values)
     p = lambda q: s[min(len(s) - 1, int(q * len(s)))] * 1e3  # noqa: E731
@@ -140,16 +171,20 @@ def main() -> None:
     settings = fresh_home(os.environ.get("BENCH_POSTGRES_URL"))
     services = Services(settings)
     setup(services)
-    app = create_serving_app(settings, ["support-bot"], services=services)
+    app = ServerClock(create_serving_app(settings, ["support-bot"], services=services))
     print(
         f"{N} requests per row; app/support-bot:1 (render + generate 2 tokens on SmolLM2); {services.db.safe_url.split(':')[0]}"
     )
     show("in-process ASGI: GET /v1/models (no app: the fixed cost)", asyncio.run(models_list(app)))
     for stream in (False, True):
         kind = "stream" if stream else "json"
-        route, serving = overheads(services, asyncio.run(in_process(app, stream)))
-        show(f"in-process ASGI, {kind}: route overhead", route)
-        show(f"in-process ASGI, {kind}: serving overhead (target < 2 ms)", serving)
+        samples = asyncio.run(in_process(app, stream))
+        route, serving = overheads(services, samples)
+        show(f"in-process ASGI, {kind}: route overhead (client included)", route)
+        show(f"in-process ASGI, {kind}: serving overhead (client included)", serving)
+        route, serving = overheads(services, server_side(app, samples))
+        show(f"in-process ASGI, {kind}: route overhead, in the server", route)
+        show(f"in-process ASGI, {kind}: serving overhead, in the server (target < 2 ms)", serving)
 
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -161,9 +196,12 @@ def main() -> None:
     try:
         for stream in (False, True):
             kind = "stream" if stream else "json"
-            route, serving = overheads(services, over_http(url, stream))
-            show(f"HTTP + openai client, {kind}: route overhead", route)
-            show(f"HTTP + openai client, {kind}: serving overhead", serving)
+            samples = over_http(url, stream)
+            route, serving = overheads(services, samples)
+            show(f"HTTP + openai client, {kind}: serving overhead (client included)", serving)
+            route, serving = overheads(services, server_side(app, samples))
+            show(f"HTTP + openai client, {kind}: route overhead, in the server", route)
+            show(f"HTTP + openai client, {kind}: serving overhead, in the server (target < 2 ms)", serving)
     finally:
         server.should_exit = True
         thread.join(10)

@@ -224,6 +224,25 @@ def test_closing_a_stream_early_ends_the_trace_as_cancelled(services: Services, 
         server.stop()
 
 
+def test_closing_a_stream_before_its_first_delta_still_ends_the_trace(services: Services, admin: Principal) -> None:
+    # A generator closed before it started never runs its `finally`: the stream must still
+    # end the trace and release the model's stream (a client that hangs up at once).
+    server = BadChatServer("drip")
+    try:
+        services.models.create(admin, P, "slow", {"provider": "openai", "base_url": server.url, "model": "m"})
+        services.apps.create(admin, P, "bot", {"steps": [{"generate": "model/slow"}]})
+        stream = services.apps.stream(admin, P, "bot", {"input": "hi"})
+        stream.close()
+        stream.close()  # twice is harmless
+        spans = spans_of(services, _last_trace(services))
+        root = next(s for s in spans if s.parent_id is None)
+        assert root.status == "error" and root.status_message.startswith("cancelled")
+        (llm,) = by_kind(spans, "LLM")
+        assert llm.status_message.startswith("cancelled")
+    finally:
+        server.stop()
+
+
 def test_bad_requests_are_refused_before_anything_runs(
     services: Services, admin: Principal, parts: dict[str, str]
 ) -> None:

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from rippleops.domain.apps import parse_app_spec, parse_request
+from rippleops.domain.app_requests import parse_request
+from rippleops.domain.apps import parse_app_spec
 from rippleops.domain.hashing import version_hash
 from rippleops.errors import InvalidError
 

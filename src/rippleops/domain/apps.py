@@ -32,14 +32,10 @@ normalised steps and tools (defaults filled in, references as written); ``descri
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
-from rippleops.domain.generation import as_messages
-from rippleops.domain.records import AppRunRecord
 from rippleops.domain.refs import parse_ref, validate_name
 from rippleops.errors import InvalidError
 
@@ -192,125 +188,6 @@ def parse_app_spec(data: Any, source: str = "app") -> AppSpec:
     return AppSpec(steps, tools, description, message, tuple(tags))
 
 
-# -- requests ------------------------------------------------------------------------------------
-
-REQUEST_FIELDS: tuple[str, ...] = ("input", "messages", "variables", "params", "metadata")
-MAX_INPUT_CHARS = 100_000
-
-
-@dataclass(frozen=True)
-class AppRequest:
-    """One call's input: the question (the last user turn), the turns before it, extra prompt
-    variables, decoding overrides and metadata to record on the trace."""
-
-    question: str
-    history: list[dict[str, str]]
-    variables: dict[str, Any]
-    params: dict[str, Any]
-    metadata: dict[str, Any]
-
-
-def parse_request(request: Any) -> AppRequest:
-    """``{"input": "text"}`` or ``{"messages": [...]}`` plus optional ``variables``,
-    ``params`` and ``metadata``, checked.
-
-    >>> parse_request({"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"},
-    ...                             {"role": "user", "content": "How do I roll back?"}]}).question
-    'How do I roll back?'
-    """
-    if not isinstance(request, Mapping):
-        raise InvalidError(f"the request must be a mapping with `input` or `messages`, not {type(request).__name__}")
-    unknown = sorted(map(str, set(request) - set(REQUEST_FIELDS)))
-    if unknown:
-        raise InvalidError(
-            f"the request has unknown fields: {', '.join(unknown)}; allowed: {', '.join(REQUEST_FIELDS)}"
-        )
-    if ("input" in request) == ("messages" in request):
-        raise InvalidError(
-            'give exactly one of "input" (the question) or "messages" (a chat, the last turn the user\'s)'
-        )
-    if "input" in request:
-        question = request["input"]
-        if not isinstance(question, str):
-            raise InvalidError(f'"input" must be a string, not {type(question).__name__}')
-        history: list[dict[str, str]] = []
-    else:
-        messages = as_messages(request["messages"])
-        if messages[-1]["role"] != "user":
-            raise InvalidError(
-                f'the last of "messages" must be the user\'s turn (the question), not {messages[-1]["role"]!r}'
-            )
-        question, history = messages[-1]["content"], messages[:-1]
-    if not question.strip():
-        raise InvalidError("the question is empty; ask something")
-    if len(question) > MAX_INPUT_CHARS:
-        raise InvalidError(f"the question is {len(question)} characters; the limit is {MAX_INPUT_CHARS}")
-    variables = _mapping(request.get("variables"), '"variables"')
-    taken = sorted(set(variables) & set(BUILTIN_VARIABLES))
-    if taken:
-        raise InvalidError(
-            f'"variables" may not set {", ".join(taken)}: the app gives them ({", ".join(BUILTIN_VARIABLES)})'
-        )
-    return AppRequest(
-        question, history, variables, _mapping(request.get("params"), '"params"'),
-        _mapping(request.get("metadata"), '"metadata"'),
-    )  # fmt: skip
-
-
-# -- streams ---------------------------------------------------------------------------------------
-
-
-class AppStream(Iterator[str]):
-    """The text deltas of one streamed app call; ``.record`` holds the
-    :class:`~rippleops.domain.records.AppRunRecord` once they are exhausted, and ``close()``
-    stops early (the trace then says cancelled).
-
-    >>> stream = rp.apps.get("support-bot@production").stream("How do I roll back?")  # doctest: +SKIP
-    >>> for delta in stream: print(delta, end="")                                       # doctest: +SKIP
-    >>> stream.record.trace_id                                                           # doctest: +SKIP
-    """
-
-    def __init__(
-        self, deltas: Iterator[str], record: Callable[[], AppRunRecord | None], trace_id: str | None = None
-    ) -> None:
-        self._deltas = deltas
-        self._get_record = record
-        self.trace_id = trace_id  # known from the start (the OpenAI routes send it before the first delta)
-        self._parts: list[str] = []
-        self._lock = threading.Lock()  # close() from another thread waits for a pending next()
-
-    def __next__(self) -> str:
-        with self._lock:
-            delta = next(self._deltas)
-        self._parts.append(delta)
-        return delta
-
-    @property
-    def text(self) -> str:
-        return "".join(self._parts)
-
-    @property
-    def record(self) -> AppRunRecord:
-        got = self._get_record()
-        if got is None:
-            raise InvalidError("the stream has not ended yet; iterate it to the end before reading .record")
-        return got
-
-    def close(self) -> None:
-        with self._lock:
-            close = getattr(self._deltas, "close", None)
-            if close is not None:
-                close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-
 # -- steps ----------------------------------------------------------------------------------------
 
 
@@ -346,7 +223,7 @@ def _step(i: int, raw: Any, source: str, tool_names: set[str]) -> Step:
             "max_chars": None
             if f.get("max_chars") is None
             else _int(f["max_chars"], f"{where}: max_chars", 1, 100_000),
-            "filters": _mapping(f.get("filters"), f"{where}: filters"),
+            "filters": mapping_field(f.get("filters"), f"{where}: filters"),
         }
     elif kind == TOOL:
         name = f.get("name")
@@ -366,7 +243,7 @@ def _step(i: int, raw: Any, source: str, tool_names: set[str]) -> Step:
         model = f.get("model")
         out = {
             "model": None if model is None else _ref(model, "model", f"{where}: model"),
-            "params": _mapping(f.get("params"), f"{where}: params"),
+            "params": mapping_field(f.get("params"), f"{where}: params"),
         }
     else:  # AGENT
         names = f.get("tools")
@@ -382,7 +259,7 @@ def _step(i: int, raw: Any, source: str, tool_names: set[str]) -> Step:
             "tools": list(dict.fromkeys(names)),
             "max_steps": _int(f.get("max_steps", DEFAULT_MAX_STEPS), f"{where}: max_steps", 1, MAX_AGENT_STEPS),
             "prompt": None if prompt is None else _ref(prompt, "prompt", f"{where}: prompt"),
-            "params": _mapping(f.get("params"), f"{where}: params"),
+            "params": mapping_field(f.get("params"), f"{where}: params"),
         }
     return Step(i, kind, out)
 
@@ -519,7 +396,7 @@ def _choice(value: Any, choices: tuple[str, ...], where: str) -> str:
     return str(value)
 
 
-def _mapping(value: Any, where: str) -> dict[str, Any]:
+def mapping_field(value: Any, where: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
@@ -528,7 +405,7 @@ def _mapping(value: Any, where: str) -> dict[str, Any]:
 
 
 def _args(value: Any, where: str) -> dict[str, Any]:
-    out = _mapping(value, where)
+    out = mapping_field(value, where)
     bad = [k for k in out if not _VARIABLE.match(k)]
     if bad:
         raise InvalidError(f"{where}: argument names must be identifiers, not {', '.join(map(repr, bad))}")

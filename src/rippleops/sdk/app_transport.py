@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 
-from rippleops.domain.apps import AppStream
+from rippleops.domain.app_requests import AppStream
 from rippleops.domain.generation import parse_sse, primed
 from rippleops.domain.records import AppRunRecord, VersionRecord
 from rippleops.domain.refs import parse_ref

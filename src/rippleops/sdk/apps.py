@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from rippleops.domain.apps import AppStream
+from rippleops.domain.app_requests import AppStream
 from rippleops.domain.records import AppRunRecord, AssetRecord, LabelRecord, VersionRecord
 from rippleops.domain.refs import make_ref
 from rippleops.errors import InvalidError, PayloadTooLargeError

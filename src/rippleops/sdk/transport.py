@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from rippleops.domain.apps import AppStream
+from rippleops.domain.app_requests import AppStream
 from rippleops.domain.generation import GenerationStream
 from rippleops.domain.guards import GuardResult
 from rippleops.domain.records import (

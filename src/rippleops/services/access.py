@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,6 +32,11 @@ from rippleops.store.models import Membership, Project, Token, User
 from rippleops.store.models.base import utcnow
 
 TOKEN_PREFIX = "rpl_"
+#: How long the serving hot path may reuse a token check or an authorisation. Changes made
+#: through this process (revoking a token, granting or revoking a role) clear the cache at
+#: once; changes made by another process apply within this many seconds.
+DECISION_TTL_S = 1.0
+_DECISION_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +66,8 @@ def parse_role(role: str) -> Role:
 class AccessService:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._decisions: dict[tuple[Any, ...], tuple[float, Any]] = {}
+        self._decisions_lock = threading.Lock()
 
     # -- authentication and authorisation ----------------------------------------------
 
@@ -84,6 +94,49 @@ class AccessService:
         if not is_active:
             raise UnauthenticatedError(f"user {name} is deactivated")
         return Principal(user_id, name, bool(is_admin))
+
+    def authenticate_cached(self, token: str | None) -> Principal:
+        """:meth:`authenticate`, reusing a success for :data:`DECISION_TTL_S` (the serving hot
+        path: one request of an app should not cost a token query). Failures are not kept."""
+        key = ("token", hash_token(token)) if token else None
+        hit = self._recall(key) if key else None
+        if hit is not None:
+            return hit  # type: ignore[no-any-return]
+        principal = self.authenticate(token)
+        self._remember(key, principal)
+        return principal
+
+    def authorize_cached(self, principal: Principal, project: str, action: Action) -> ProjectRef:
+        """:meth:`authorize` in a session of its own, reusing an allowed decision for
+        :data:`DECISION_TTL_S` (refusals are not kept: they are asked again each time)."""
+        key = ("authz", principal.user_id, principal.is_admin, project, action)
+        hit = self._recall(key)
+        if hit is not None:
+            return hit  # type: ignore[no-any-return]
+        with self.db.reading() as s:
+            proj = self.authorize(s, principal, project, action)
+        self._remember(key, proj)
+        return proj
+
+    def forget_decisions(self) -> None:
+        """Drop every cached token check and authorisation (after a change of access)."""
+        with self._decisions_lock:
+            self._decisions.clear()
+
+    def _recall(self, key: tuple[Any, ...]) -> Any | None:
+        with self._decisions_lock:
+            hit = self._decisions.get(key)
+        if hit is None or time.monotonic() - hit[0] >= DECISION_TTL_S:
+            return None
+        return hit[1]
+
+    def _remember(self, key: tuple[Any, ...] | None, value: Any) -> None:
+        if key is None:
+            return
+        with self._decisions_lock:
+            if len(self._decisions) >= _DECISION_CACHE_SIZE:
+                self._decisions.clear()
+            self._decisions[key] = (time.monotonic(), value)
 
     def local_admin(self) -> Principal:
         """The single local admin of a loopback server without auth (DESIGN "Security"):
@@ -208,7 +261,10 @@ class AccessService:
             )
             return _token_record(row, row.user.name)
 
-        return self.db.write(work)
+        try:
+            return self.db.write(work)
+        finally:
+            self.forget_decisions()  # a change of access applies at once in this process
 
     # -- roles --------------------------------------------------------------------------
 
@@ -227,7 +283,10 @@ class AccessService:
             audit.record(s, principal.name, "role.grant", f"user/{user}", project=project, before=before, after=r.value)
             return MemberRecord(project=project, user=user, role=r.value)
 
-        return self.db.write(work)
+        try:
+            return self.db.write(work)
+        finally:
+            self.forget_decisions()  # a change of access applies at once in this process
 
     def revoke(self, principal: Principal, project: str, user: str) -> MemberRecord:
         def work(s: Session) -> MemberRecord:
@@ -240,7 +299,10 @@ class AccessService:
             audit.record(s, principal.name, "role.revoke", f"user/{user}", project=project, before=m.role)
             return MemberRecord(project=project, user=user, role=m.role)
 
-        return self.db.write(work)
+        try:
+            return self.db.write(work)
+        finally:
+            self.forget_decisions()  # a change of access applies at once in this process
 
     def members(self, principal: Principal, project: str) -> list[MemberRecord]:
         with self.db.reading() as s:

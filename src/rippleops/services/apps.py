@@ -19,13 +19,15 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from rippleops.domain import templating
-from rippleops.domain.access import Principal
-from rippleops.domain.apps import GENERATE, RENDER, TOOL, AppSpec, AppStream, PartRef, parse_app_spec, parse_request
+from rippleops.domain.access import Action, Principal
+from rippleops.domain.app_requests import AppStream, parse_request
+from rippleops.domain.apps import GENERATE, RENDER, TOOL, AppSpec, PartRef, parse_app_spec
 from rippleops.domain.records import AppRunRecord, PromptRecord, VersionRecord
 from rippleops.domain.refs import parse_ref
 from rippleops.errors import InvalidError, NotFoundError
 from rippleops.runtime.tracing import Tracing
-from rippleops.services.app_run import AppCall, CompiledApp
+from rippleops.services.app_run import AppCall
+from rippleops.services.app_spans import CompiledApp
 from rippleops.services.app_tools import Tool
 from rippleops.services.assets import InputSpec
 
@@ -93,14 +95,21 @@ class AppService:
         return self.services.trace_ingest.tracing(project)
 
     def compiled(self, principal: Principal, project: str, ref: str) -> CompiledApp:
-        """The app version ``ref`` names, ready to run (built once per version)."""
+        """The app version ``ref`` names, ready to run (built once per version).
+
+        An exact version (``app/x:3``, what ``ripple serve`` and deployments call) never
+        changes, so once compiled it costs one authorisation query, not a resolution."""
+        parsed = parse_ref(ref, KIND)
+        if parsed.version is not None:
+            app = self._cached((project, parsed.text))
+            if app is not None:
+                self.services.access.authorize_cached(principal, project, Action.READ)
+                return app
         record = self.get(principal, project, ref)
         key = (project, record.ref)
-        with self._lock:
-            app = self._compiled.get(key)
-            if app is not None:
-                self._compiled.move_to_end(key)
-                return app
+        app = self._cached(key)
+        if app is not None:
+            return app
         app = self._compile(principal, project, record)
         with self._lock:
             self._compiled[key] = app
@@ -109,6 +118,13 @@ class AppService:
                 for tool in old.tools.values():
                     tool.close()
         return app
+
+    def _cached(self, key: tuple[str, str]) -> CompiledApp | None:
+        with self._lock:
+            app = self._compiled.get(key)
+            if app is not None:
+                self._compiled.move_to_end(key)
+            return app
 
     # -- the rules ---------------------------------------------------------------------------------
 

@@ -98,6 +98,7 @@ class TraceIngest:
         self.capacity = settings.trace_queue_spans
         self.batch_spans = settings.trace_batch_spans
         self.batch_wait_s = settings.trace_batch_wait_ms / 1000
+        self._idle_poll_s = max(self.batch_wait_s, 0.01)  # how often an idle writer looks at the queue
         self.stats = IngestStats()
         self.spool: Spool | None = None
         self._queue: deque[_Item] = deque()
@@ -256,7 +257,9 @@ class TraceIngest:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="ripple-trace-writer", daemon=True)
             self._thread.start()
-        if self._queued_spans >= self.batch_spans or len(self._queue) == 1:
+        # Only a full batch wakes the writer: it polls an idle queue on its own clock, so a
+        # request that ends a span never hands the GIL to the writer on its way out.
+        if self._queued_spans >= self.batch_spans:
             self._cond.notify_all()
 
     # -- waiting -------------------------------------------------------------------------------
@@ -315,7 +318,7 @@ class TraceIngest:
             while not self._queue:
                 if self._stopping:
                     return None
-                self._cond.wait()
+                self._cond.wait(self._idle_poll_s)
             deadline = time.monotonic() + self.batch_wait_s
             while self._queued_spans < self.batch_spans and not self._urgent and not self._stopping:
                 left = deadline - time.monotonic()

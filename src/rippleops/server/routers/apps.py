@@ -23,7 +23,8 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from rippleops.domain.apps import STEP_KINDS, AppStream
+from rippleops.domain.app_requests import AppStream
+from rippleops.domain.apps import STEP_KINDS
 from rippleops.domain.generation import SSE_MEDIA_TYPE, sse_event
 from rippleops.domain.records import AppRunRecord, VersionRecord
 from rippleops.domain.refs import validate_name

@@ -207,11 +207,12 @@ _local_admin: weakref.WeakKeyDictionary[Services, tuple[float, Principal]] = wea
 
 
 def _principal(services: Services, token: str | None) -> Principal:
-    """The caller. A token is checked on every request (a revoked one stops at once); the
-    local admin of a server without auth is read at most once a second per server: that read
-    was a third of the route's overhead."""
+    """The caller. A token's check is reused for at most a second (``DECISION_TTL_S`` in
+    ``services/access.py``: a token revoked through this server stops at once, one revoked
+    elsewhere within a second); the local admin of a server without auth is read at most once
+    a second per server. Those reads were most of the route's overhead."""
     if token is not None:
-        return services.access.authenticate(token)
+        return services.access.authenticate_cached(token)
     now = time.monotonic()
     cached = _local_admin.get(services)
     if cached is not None and now - cached[0] < LOCAL_ADMIN_TTL_S:
