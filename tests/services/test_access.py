@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from rippleops.domain.access import Principal
+from rippleops.domain.access import Action, Principal
 from rippleops.errors import ConflictError, ForbiddenError, InvalidError, UnauthenticatedError
 from rippleops.services import Services
+from rippleops.services.access import DECISION_TTL_S
+from rippleops.settings import Settings
 from rippleops.store.models import Secret, Token
 from rippleops.store.models.base import utcnow
 
@@ -78,3 +81,36 @@ def test_secrets_are_encrypted_at_rest(services: Services, admin: Principal) -> 
     assert (services.settings.secret_key_file.stat().st_mode & 0o777) == 0o600
     with pytest.raises(InvalidError):
         services.secrets.set(admin, "default", "bad name!", "x")
+
+
+def test_the_serving_decision_cache_forgets_access_changes(
+    services: Services, admin: Principal, settings: Settings
+) -> None:
+    # The hot path reuses a token check and an authorisation for at most DECISION_TTL_S; a
+    # change made through the same services applies at once, one made elsewhere within the TTL.
+    viewer = _user(services, admin, "vera", "viewer")
+    made = services.access.create_token(admin, user="vera")
+    token = made.token
+    assert token
+    assert services.access.authenticate_cached(token).name == "vera"
+    assert services.access.authorize_cached(viewer, "default", Action.READ).name == "default"
+    services.access.revoke(admin, "default", "vera")  # in this process: at once
+    with pytest.raises(ForbiddenError, match="no role"):
+        services.access.authorize_cached(viewer, "default", Action.READ)
+    with pytest.raises(ForbiddenError):  # refusals are not cached
+        services.access.authorize_cached(viewer, "default", Action.READ)
+    services.access.grant(admin, "default", "vera", "viewer")
+    assert services.access.authorize_cached(viewer, "default", Action.READ).name == "default"
+    assert services.access.authenticate_cached(token).name == "vera"
+    other = Services(settings)  # another process's change: applies within the TTL
+    try:
+        other.access.revoke_token(admin, made.id)
+        other.access.revoke(admin, "default", "vera")
+    finally:
+        other.close()
+    assert services.access.authenticate_cached(token).name == "vera"  # still cached ...
+    time.sleep(DECISION_TTL_S + 0.05)
+    with pytest.raises(UnauthenticatedError, match="revoked"):  # ... then asked again
+        services.access.authenticate_cached(token)
+    with pytest.raises(ForbiddenError):
+        services.access.authorize_cached(viewer, "default", Action.READ)

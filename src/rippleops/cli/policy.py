@@ -56,7 +56,10 @@ def list_(
     label_name: str | None = typer.Option(None, "--label", help="Only policies with this label."),
     as_json: bool = Json,
 ) -> None:
-    """List policies with their latest version, labels and tags."""
+    """List policies with their latest version, labels and tags.
+
+    Example: ripple policy list --label production
+    """
     with client(ctx) as rp:
         items = rp.policies.list(tag=tag, label=label_name)
     asset_list("policies", items, as_json=as_json)
@@ -105,7 +108,10 @@ def versions(
     name: str = typer.Argument(..., help="Policy name, such as support."),
     as_json: bool = Json,
 ) -> None:
-    """List the versions of a policy."""
+    """List the versions of a policy.
+
+    Example: ripple policy versions support
+    """
     with client(ctx) as rp:
         items = rp.policies.versions(name)
     if as_json:
