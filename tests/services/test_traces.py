@@ -223,6 +223,20 @@ def test_bad_input_is_refused_clearly(services: Services, admin: Principal) -> N
         t.list(admin, "nope")
 
 
+def test_a_trace_is_found_by_an_unambiguous_prefix(services: Services, admin: Principal) -> None:
+    a = insert_trace(services.db, trace_id="abcdef0123456789" + "0" * 16)
+    insert_trace(services.db, trace_id="abcdef0199999999" + "0" * 16)
+    t = services.traces
+    assert t.get(admin, "default", "abcdef0123").trace_id == a
+    assert t.get(admin, "default", a.upper()).trace_id == a
+    with pytest.raises(InvalidError, match="starts more than one trace id"):
+        t.get(admin, "default", "abcdef01")
+    with pytest.raises(NotFoundError, match="no trace id in project 'default' starts with 12345678"):
+        t.get(admin, "default", "12345678")
+    with pytest.raises(InvalidError, match="at least its first 8"):
+        t.get(admin, "default", "abcdef0")
+
+
 def test_a_project_the_caller_cannot_read(services: Services, admin: Principal) -> None:
     services.projects.create(admin, "secret-lab")
     tid = insert_trace(services.db, "secret-lab", start_ns=T0, app="bot", app_version=1)

@@ -126,17 +126,34 @@ def print_json(data: Any) -> None:
 
 
 def table(
-    title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, empty: str = "nothing yet"
+    title: str | None,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    empty: str = "nothing yet",
+    flex: str | None = None,
 ) -> None:
-    """A Rich table on stdout, or a short line when there are no rows."""
+    """A Rich table on stdout, or a short line when there are no rows.
+
+    With ``flex``, the other columns keep their width and that one column takes what is left,
+    one line per row, cut with an ellipsis (a list of previews stays readable at 80 columns)."""
     if not rows:
         echo(f"{title + ': ' if title else ''}{empty}", style="dim")
         return
     t = Table(title=title, title_justify="left", header_style="bold")
-    for col in columns:
-        t.add_column(col, overflow="fold")
-    for row in rows:
-        t.add_row(*(escape(cell(v)) for v in row))
+    cells = [[escape(cell(v)) for v in row] for row in rows]
+    widths = [max(len(col), *(len(r[i]) for r in cells)) for i, col in enumerate(columns)]
+    room = stdout().width - 3 * len(columns) - 1  # each column's borders and padding, and the last border
+    room -= sum(w for col, w in zip(columns, widths, strict=True) if col != flex)
+    for col, width in zip(columns, widths, strict=True):
+        if flex is None:
+            t.add_column(col, overflow="fold")
+        elif col == flex:
+            t.add_column(col, overflow="ellipsis", no_wrap=True, max_width=max(room, 8))
+        else:
+            t.add_column(col, no_wrap=True, min_width=width)
+    for row in cells:
+        t.add_row(*row)
     stdout().print(t)
 
 

@@ -12,7 +12,19 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from rippleops.cli.common import JSON_HELP, asset_list, cell, client, echo, note, print_json, short_hash, table, when
+from rippleops.cli.common import (
+    JSON_HELP,
+    asset_list,
+    cell,
+    client,
+    echo,
+    note,
+    print_json,
+    short_hash,
+    stdout,
+    table,
+    when,
+)
 from rippleops.domain.guards import GuardResult
 from rippleops.domain.records import VersionRecord
 from rippleops.errors import InvalidError
@@ -85,7 +97,7 @@ def show(
 
 def _show(record: VersionRecord) -> None:
     c = record.content
-    echo(f"[bold]{record.ref}[/bold]  {short_hash(record.hash)}  labels: {', '.join(record.labels) or '-'}")
+    _markup(f"[bold]{record.ref}[/bold]  {short_hash(record.hash)}  labels: {escape(', '.join(record.labels) or '-')}")
     echo(
         f"created {when(record.created_at)} by {record.created_by}" + (f": {record.message}" if record.message else "")
     )
@@ -175,12 +187,17 @@ def check(
 def _show_result(r: GuardResult) -> None:
     style = "red" if r.blocked or r.decision == "error" else _DECISION_STYLE.get(r.decision, "white")
     blocked = " (blocked)" if r.blocked else ""
-    echo(f"[bold {style}]{r.decision}[/bold {style}]{blocked}  {r.policy}  {r.stage}  {r.latency_ms:.1f} ms")
+    _markup(f"[bold {style}]{r.decision}[/bold {style}]{blocked}  {r.policy}  {r.stage}  {r.latency_ms:.1f} ms")
     rows = [[f.validator, f.action, f"{f.latency_ms:.2f}", cell(f.message)] for f in r.findings]
     table("findings", ["validator", "action", "ms", "message"], rows)
     if r.reask:
-        echo(f"[magenta]re-ask:[/magenta] {escape(r.reask)}")
-    echo(f"[bold]text:[/bold] {escape(r.text)}")
+        _markup(f"[magenta]re-ask:[/magenta] {escape(r.reask)}")
+    _markup(f"[bold]text:[/bold] {escape(r.text)}")
+
+
+def _markup(line: str) -> None:
+    """A line whose markup is ours (user content in it is escaped by the caller)."""
+    stdout().print(line, soft_wrap=True, highlight=False)
 
 
 @app.command("attacks-dataset")

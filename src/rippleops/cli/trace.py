@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import typer
 
@@ -55,21 +56,25 @@ def list_(
     if as_json:
         print_json(page)
         return
+    today = datetime.now(UTC).date()
+    with_cost = any(t.cost for t in page.items)
+    with_tokens = stdout().width >= 100  # a narrow terminal keeps room for the input (`show` has the tokens)
     rows = [
         [
-            t.start_time,
-            t.trace_id,
-            (t.app or t.name or "-").removeprefix("app/"),
+            f"{t.start_time:%H:%M:%S}" if t.start_time.date() == today else f"{t.start_time:%m-%d %H:%M}",
+            t.trace_id[:8],
+            _cut((t.app or t.name or "-").removeprefix("app/"), 20),
             t.status,
             _duration(t.duration_ms),
-            f"{t.prompt_tokens}+{t.completion_tokens}" if t.total_tokens else "-",
-            f"{t.cost:.6g}" if t.cost else "-",
+            *([f"{t.prompt_tokens}+{t.completion_tokens}" if t.total_tokens else "-"] if with_tokens else []),
+            *([f"{t.cost:.6g}" if t.cost else "-"] if with_cost else []),
             _preview(t.input_preview),
         ]
         for t in page.items
     ]
-    columns = ["time", "trace id", "app:version", "status", "latency", "tokens", "cost", "input"]
-    table("traces", columns, rows, empty="no traces match")
+    columns = ["time", "trace", "app:version", "status", "latency"]
+    columns += [*(["tokens"] if with_tokens else []), *(["cost"] if with_cost else []), "input"]
+    table("traces", columns, rows, empty="no traces match", flex="input")
     if page.next_cursor:
         note(f"more: ripple trace list ... --cursor {page.next_cursor}", style="dim")
 
@@ -77,13 +82,15 @@ def list_(
 @app.command()
 def show(
     ctx: typer.Context,
-    trace_id: str = typer.Argument(..., help="The trace id (32 hex characters, as `ripple trace list` shows)."),
+    trace_id: str = typer.Argument(
+        ..., help="The trace id (32 hex characters), or its first 8 or more (`ripple trace list` shows 12)."
+    ),
     full: bool = typer.Option(False, "--full", help="Show every attribute of every span."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Show a trace as a tree of spans: name, kind, duration, status and key attributes.
 
-    Example: ripple trace show 4bf92f3577b34da6a3ce929d0e0e4736
+    Example: ripple trace show 4bf92f3577b34da6a3ce929d0e0e4736   (or: ripple trace show 4bf92f3577b3)
     """
     with client(ctx) as rp:
         trace = rp.traces.get(trace_id)
@@ -102,6 +109,10 @@ def _latency(text: str | None, option: str) -> float | None:
         raise InvalidError(f"{option} {text!r} is not a duration; write milliseconds (500, 500ms) or seconds (1.5s)")
     value = float(m.group(1))
     return value * 1000 if m.group(2) == "s" else value
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _duration(ms: float) -> str:

@@ -49,11 +49,18 @@ def parse_attribute_filters(attributes: Mapping[str, Any] | Sequence[str]) -> di
     return out
 
 
-def check_trace_id(trace_id: str) -> str:
+MIN_TRACE_ID_PREFIX = 8
+
+
+def check_trace_id(trace_id: str, *, prefix: bool = False) -> str:
+    """A trace id in lowercase hex; with ``prefix``, also its first 8 to 31 characters (the
+    list view shows 12), which the caller then looks up as a prefix."""
     tid = trace_id.strip().lower() if isinstance(trace_id, str) else ""
-    if not _TRACE_ID.match(tid):
-        raise InvalidError(
-            f"trace id {trace_id!r} is not valid: a trace id is 32 hexadecimal characters "
-            "(as `ripple trace list` shows them)"
-        )
-    return tid
+    if _TRACE_ID.match(tid):
+        return tid
+    if prefix and MIN_TRACE_ID_PREFIX <= len(tid) < 32 and all(c in "0123456789abcdef" for c in tid):
+        return tid
+    raise InvalidError(
+        f"trace id {trace_id!r} is not valid: a trace id is 32 hexadecimal characters "
+        f"(as `ripple trace list --json` shows them), or at least its first {MIN_TRACE_ID_PREFIX}"
+    )

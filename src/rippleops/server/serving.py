@@ -128,17 +128,25 @@ def serving_principal(services: Services, settings: Settings) -> Principal:
 
 def warm(services: Services, principal: Principal, project: str, served: Sequence[ServedApp]) -> None:
     """Load each app's parts now, so the first request is not slow: the app compiled (its
-    prompts, models and guards), each local model's weights, each index's embedder (one
-    embedding, not through the cache, so the model really runs)."""
+    prompts, models and guards), each local model's weights, each guard's models (embedders,
+    classifiers, recognizers), each index's embedder (one embedding, not through the cache,
+    so the model really runs) and its tables (one search in every mode the app uses)."""
     for app in served:
         compiled = services.apps.compiled(principal, project, app.ref)
         for ref in compiled.models:
             services.models.prepare(principal, project, ref, [{"role": "user", "content": "warm-up"}], [])
+        for guard in compiled.guards.values():
+            guard.warm()
         for inp in compiled.record.inputs:
             if inp.resolved.startswith("index/"):
                 index = services.indexes.get(principal, project, inp.resolved)
                 _, embedder = services.embedders.embedder(principal, project, index.embedder)
                 embedder.embed(["warm-up"])
+        for step in compiled.spec.steps:
+            if step.kind == "retrieve":
+                services.search.search(
+                    principal, project, compiled.exact(step.fields["index"]), "warm-up", k=1, mode=step.fields["mode"]
+                )
         log.info("warmed %s", app.describe())
 
 

@@ -108,9 +108,11 @@ class TraceService:
 
     def get(self, principal: Principal, project: str, trace_id: str) -> TraceRecord:
         """One trace: its summary and every span, in tree order (depth first, siblings by start)."""
-        tid = check_trace_id(trace_id)
+        tid = check_trace_id(trace_id, prefix=True)
         with self.db.reading() as s:
             proj = self.access.authorize(s, principal, project, Action.READ)
+            if len(tid) < 32:
+                tid = _by_prefix(s, proj, tid)
             rows = s.execute(queries.TRACE_WITH_SPANS, {"project_id": proj.id, "trace_id": tid}).all()
         if not rows:
             raise NotFoundError(
@@ -128,6 +130,24 @@ class TraceService:
             return s.execute(queries.LATEST_TRACES, {"project_id": proj.id, "limit": limit}).all()
         params = {"project_id": proj.id, "c_ns": after[0], "c_id": after[1], "limit": limit}
         return s.execute(queries.LATEST_TRACES_AFTER, params).all()
+
+
+def _by_prefix(s: Session, proj: ProjectRef, prefix: str) -> str:
+    """The one trace whose id starts with ``prefix`` (the unique (project, trace) index serves it)."""
+    found = (
+        s.execute(
+            select(TR.c.trace_id)
+            .where(TR.c.project_id == proj.id, TR.c.trace_id >= prefix, TR.c.trace_id < prefix + "g")
+            .limit(3)
+        )
+        .scalars()
+        .all()
+    )
+    if not found:
+        raise NotFoundError(f"no trace id in project {proj.name!r} starts with {prefix}; see `ripple trace list`")
+    if len(found) > 1:
+        raise InvalidError(f"{prefix} starts more than one trace id ({', '.join(found[:2])}, ...); give more of it")
+    return str(found[0])
 
 
 # -- filters --------------------------------------------------------------------------------------
