@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry.trace import Span, Status, StatusCode
 
 from rippleops.domain import templating
+from rippleops.domain.app_requests import AppRequest, AppStream
 from rippleops.domain.apps import (
     AGENT,
     GUARD_INPUT,
@@ -29,7 +30,6 @@ from rippleops.domain.apps import (
     TOOL,
     Step,
 )
-from rippleops.domain.app_requests import AppRequest, AppStream
 from rippleops.domain.generation import GenerationStream, as_messages
 from rippleops.domain.guards import GuardContext, GuardResult
 from rippleops.domain.models import LOCAL
