@@ -20,14 +20,36 @@ _cache: OrderedDict[tuple[str, str], npt.NDArray[np.float32]] = OrderedDict()
 _lock = threading.Lock()
 
 
+_ROWS_SIZE = 8192  # unit rows of recent texts (~12 MB at 384 dimensions)
+_rows: OrderedDict[tuple[str, str], npt.NDArray[np.float32]] = OrderedDict()
+
+
 def unit_rows(embedding: Embedding, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-    """``texts`` embedded, each row scaled to unit length (cosine is then a dot product)."""
+    """``texts`` embedded, each row scaled to unit length (cosine is then a dot product).
+
+    Rows of texts seen lately are reused (per embedder): the passages an app retrieves recur
+    from call to call, so groundedness embeds mostly the answer's own sentences."""
     import numpy as np
 
-    vectors = np.asarray(embedding.embed(list(texts)), dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    out: npt.NDArray[np.float32] = (vectors / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
-    return out
+    keys = [(embedding.key, t) for t in texts]
+    with _lock:
+        found = {k: _rows[k] for k in keys if k in _rows}
+        for k in found:
+            _rows.move_to_end(k)
+    missing = list(dict.fromkeys(k for k in keys if k not in found))
+    if missing:
+        vectors = np.asarray(embedding.embed([t for _, t in missing]), dtype=np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        fresh = (vectors / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+        with _lock:
+            for k, row in zip(missing, fresh, strict=True):
+                row.setflags(write=False)
+                found[k] = _rows[k] = row
+            while len(_rows) > _ROWS_SIZE:
+                _rows.popitem(last=False)
+    if not keys:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.stack([found[k] for k in keys])
 
 
 def fixed_vectors(embedding: Embedding, texts: Sequence[str]) -> npt.NDArray[np.float32]:
@@ -46,3 +68,9 @@ def fixed_vectors(embedding: Embedding, texts: Sequence[str]) -> npt.NDArray[np.
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     return vectors
+
+
+def forget_rows() -> None:
+    """Drop the rows of recent texts (benchmarks measure cold checks with it)."""
+    with _lock:
+        _rows.clear()
