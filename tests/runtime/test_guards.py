@@ -342,3 +342,26 @@ def test_span_attributes_record_the_decision() -> None:
     tracing.shutdown()
     span = finished[0]
     assert span.attributes["ripple.guard.stage"] == "input"  # type: ignore[attr-defined]
+
+
+def test_embedding_rows_of_recent_texts_are_reused_per_embedder() -> None:
+    import numpy as np
+
+    from rippleops.runtime.guards import Embedding
+    from rippleops.runtime.guards import embedding as rows
+
+    asked: list[list[str]] = []
+
+    def embed(texts: list[str]) -> list[list[float]]:
+        asked.append(list(texts))
+        return [[float(len(t)), float(sum(map(ord, t)) % 97), 1.0] for t in texts]
+
+    rows.forget_rows()
+    first = rows.unit_rows(Embedding("e1", embed), ["alpha", "beta"])
+    again = rows.unit_rows(Embedding("e1", embed), ["beta", "gamma", "beta"])
+    assert asked == [["alpha", "beta"], ["gamma"]]  # only the new text, once
+    assert np.allclose(again[0], first[1]) and np.allclose(again[2], first[1])
+    assert np.allclose(np.linalg.norm(again, axis=1), 1.0)
+    rows.unit_rows(Embedding("e2", embed), ["alpha"])  # another embedder: its own rows
+    assert asked[-1] == ["alpha"]
+    rows.forget_rows()
