@@ -14,24 +14,19 @@ model stops and the call's trace says cancelled.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-import anyio
 from fastapi import APIRouter, Body, Header, Response
-from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
-from rippleops.domain.app_requests import AppStream
 from rippleops.domain.apps import STEP_KINDS
-from rippleops.domain.generation import SSE_MEDIA_TYPE, sse_event
+from rippleops.domain.generation import SSE_MEDIA_TYPE
 from rippleops.domain.records import AppRunRecord, VersionRecord
 from rippleops.domain.refs import validate_name
-from rippleops.errors import RippleError
 from rippleops.server.auth import CallerDep, ProjectDep, ServicesDep
 from rippleops.server.routers.paths import API, PROJECT
 from rippleops.server.schemas import ERROR_RESPONSES
+from rippleops.server.sse import sse_response
 from rippleops.settings import DEFAULT_PROJECT
 
 router = APIRouter(prefix=PROJECT + "/apps", tags=["apps"], responses=ERROR_RESPONSES)
@@ -137,34 +132,6 @@ async def invoke_app_by_name(
 async def _invoke(ref: str, body: InvokeRequest, project: str, caller: CallerDep, services: ServicesDep) -> Response:
     if body.stream:
         stream = await caller.run(services.apps.stream, project, ref, body.request())
-        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        return StreamingResponse(_events(stream), media_type=SSE_MEDIA_TYPE, headers=headers)
+        return sse_response(stream, "an app")
     record = await caller.run(services.apps.invoke, project, ref, body.request())
     return Response(record.model_dump_json(), media_type=JSON)
-
-
-_END = object()
-
-
-def _next(stream: AppStream) -> Any:
-    try:
-        return next(stream)
-    except StopIteration:  # cannot cross the thread pool's future
-        return _END
-
-
-async def _events(stream: AppStream) -> AsyncIterator[str]:
-    try:
-        while (delta := await run_in_threadpool(_next, stream)) is not _END:
-            yield sse_event("delta", {"text": delta})
-        yield sse_event("done", stream.record.model_dump(mode="json"))
-    except RippleError as exc:
-        yield sse_event("error", {"error": exc.to_dict()})
-    except Exception as exc:  # boundary: the status line is sent, so a bug is told as an event (and logged)
-        log.exception("an app stream failed")
-        yield sse_event("error", {"error": RippleError(f"internal error: {type(exc).__name__}: {exc}").to_dict()})
-    finally:
-        # A client that went away cancels this task: close the stream even so (shielded), so
-        # that the model stops and the trace is ended as cancelled.
-        with anyio.CancelScope(shield=True):
-            await run_in_threadpool(stream.close)

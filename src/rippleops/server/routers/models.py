@@ -11,21 +11,18 @@ cannot start (unknown model, missing secret, server down) is an ordinary error r
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Response
-from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
-from rippleops.domain.generation import SSE_MEDIA_TYPE, GenerationStream, sse_event
+from rippleops.domain.generation import SSE_MEDIA_TYPE
 from rippleops.domain.models import PARAMS, PRICE_FIELDS, PROVIDERS
 from rippleops.domain.records import GenerationRecord, VersionRecord
-from rippleops.errors import RippleError
 from rippleops.server.auth import CallerDep, ProjectDep, ServicesDep
 from rippleops.server.routers.paths import PROJECT
 from rippleops.server.schemas import ERROR_RESPONSES
+from rippleops.server.sse import sse_response
 
 router = APIRouter(prefix=PROJECT + "/models", tags=["models"], responses=ERROR_RESPONSES)
 runs = APIRouter(prefix=PROJECT + "/prompts", tags=["prompts"], responses=ERROR_RESPONSES)
@@ -120,7 +117,7 @@ async def generate(
     """Generate with a model version: the reply, why it ended, token usage and cost."""
     if body.stream:
         stream = await caller.run(services.models.stream_with, project, ref, body.messages, body.params)
-        return _sse_response(stream)
+        return sse_response(stream, "a model")
     record = await caller.run(services.models.generate_with, project, ref, body.messages, body.params)
     return Response(record.model_dump_json(), media_type=JSON)
 
@@ -134,36 +131,6 @@ async def run_prompt(
     runner = services.prompt_runs
     if body.stream:
         stream = await caller.run(runner.stream_with, project, ref, body.variables, body.model, body.params)
-        return _sse_response(stream)
+        return sse_response(stream, "a model")
     record = await caller.run(runner.run_with, project, ref, body.variables, body.model, body.params)
     return Response(record.model_dump_json(), media_type=JSON)
-
-
-_END = object()
-
-
-def _next(stream: GenerationStream) -> Any:
-    try:
-        return next(stream)
-    except StopIteration:  # cannot cross the thread pool's future
-        return _END
-
-
-async def _events(stream: GenerationStream) -> AsyncIterator[str]:
-    try:
-        while (delta := await run_in_threadpool(_next, stream)) is not _END:
-            yield sse_event("delta", {"text": delta})
-        yield sse_event("done", stream.record.model_dump(mode="json"))
-    except RippleError as exc:
-        yield sse_event("error", {"error": exc.to_dict()})
-    except Exception as exc:  # boundary: the status line is sent, so a bug is told as an event (and logged)
-        log.exception("a model stream failed")
-        yield sse_event("error", {"error": RippleError(f"internal error: {type(exc).__name__}: {exc}").to_dict()})
-    finally:
-        # a client that went away leaves the stream unfinished: release the model now
-        await run_in_threadpool(stream.close)
-
-
-def _sse_response(stream: GenerationStream) -> StreamingResponse:
-    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(_events(stream), media_type=SSE_MEDIA_TYPE, headers=headers)

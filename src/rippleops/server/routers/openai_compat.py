@@ -21,7 +21,6 @@ import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Protocol
 
-import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
@@ -31,6 +30,7 @@ from rippleops.domain import openai_compat as oa
 from rippleops.domain.access import Principal
 from rippleops.domain.refs import Ref, validate_name
 from rippleops.errors import NotFoundError, RippleError, UnauthenticatedError
+from rippleops.server import sse
 from rippleops.services import Services
 from rippleops.services.access import TOKEN_PREFIX
 
@@ -38,7 +38,6 @@ log = logging.getLogger("rippleops.server")
 router = APIRouter(tags=["openai"])
 TRACE_HEADER = "X-Ripple-Trace-Id"
 PROJECT_HEADER = "x-ripple-project"
-_END = object()
 
 
 class AppStream(Protocol):
@@ -237,16 +236,9 @@ def _start_stream(
     return stream, exact
 
 
-def _next(stream: AppStream) -> Any:
-    try:
-        return next(stream)
-    except StopIteration:  # cannot cross the thread pool's future
-        return _END
-
-
 def _stream_response(stream: AppStream, model: str, include_usage: bool) -> StreamingResponse:
     trace_id = getattr(stream, "trace_id", None)
-    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    headers = dict(sse.HEADERS)
     if trace_id:
         headers[TRACE_HEADER] = str(trace_id)
     return StreamingResponse(
@@ -259,7 +251,7 @@ async def _chunks(stream: AppStream, model: str, trace_id: str | None, include_u
     cid = oa.completion_id(trace_id or "pending")
     try:
         yield oa.sse(oa.chunk(cid, model, created, {"role": "assistant", "content": ""}))
-        while (delta := await run_in_threadpool(_next, stream)) is not _END:
+        while (delta := await run_in_threadpool(sse.next_item, stream)) is not sse.END:
             yield oa.sse(oa.chunk(cid, model, created, {"content": delta}))
         record = stream.record
         yield oa.sse(oa.chunk(cid, model, created, {}, oa.finish_reason(record.finish_reason)))
@@ -272,7 +264,4 @@ async def _chunks(stream: AppStream, model: str, trace_id: str | None, include_u
         log.exception("an app stream failed")
         yield oa.sse(oa.error_body(500, f"internal error ({type(exc).__name__}); the server log has the details"))
     finally:
-        # A client that went away cancels this generator; closing the app stream stops the
-        # model and ends the trace as cancelled. Shielded: the cancellation must not skip it.
-        with anyio.CancelScope(shield=True):
-            await run_in_threadpool(stream.close)
+        await sse.close_shielded(stream)  # a client that went away: the model stops, the trace says cancelled
