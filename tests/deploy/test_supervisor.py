@@ -58,3 +58,19 @@ def test_stop_ends_supervisor_and_child(tmp_path: Path) -> None:
     stopped = local.stop(path)
     assert stopped.status == "stopped" and stopped.supervisor_pid is None and stopped.child_pid is None
     assert not local.pid_alive(now.supervisor_pid) and not local.pid_alive(now.child_pid)
+
+
+def test_next_free_port_skips_ports_in_use() -> None:
+    # a promotion to a new local environment must not reuse the port the source still serves on
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        with socket.socket() as next_one:  # and the port after it, too
+            try:
+                next_one.bind(("127.0.0.1", busy + 1))
+                next_one.listen()
+            except OSError:
+                pass  # already in use by someone else: as good
+            got = local.next_free_port("127.0.0.1", busy)
+            assert got > busy + 1 and local.port_free("127.0.0.1", got)

@@ -46,8 +46,9 @@ def start(
     out: Path | None = typer.Option(None, "--out", help="Templates: folder to write (./deploy/NAME/)."),
     as_json: bool = Json,
 ) -> None:
-    """Deploy an app version: pin it, move its ENV label to it, then run it (local) or
-    render ready-to-use files (docker, k8s, ray-serve). Moving production needs an admin.
+    """Deploy an app version: run it (local) or render its files (docker, k8s, ray-serve).
+
+    The app version is pinned and its ENV label moved to it (moving production needs an admin).
 
     Example: ripple deploy support-bot@staging --env staging --target local --port 8761
 

@@ -95,6 +95,14 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
+def next_free_port(host: str, after: int) -> int:
+    """The first free port above ``after`` (a new local environment beside a running one)."""
+    for port in range(after + 1, min(after + 200, 65535)):
+        if port_free(host, port):
+            return port
+    raise InvalidError(f"no free port on {host} between {after + 1} and {after + 199}; deploy with --port")
+
+
 def running(state: LocalState | None) -> bool:
     return state is not None and (pid_alive(state.supervisor_pid) or pid_alive(state.child_pid))
 

@@ -104,8 +104,11 @@ class DeploymentService:
             dst = None
         base = dict((dst or src).content)
         before = dst.content["app"] if dst is not None else None
+        port = base.get("port")
+        if dst is None and base["target"] == LOCAL and port is not None:
+            port = local.next_free_port("127.0.0.1", int(port))  # the source still runs on its own port
         record = self.create(
-            principal, project, src.content["app"], env=to, target=base["target"], port=base.get("port"),
+            principal, project, src.content["app"], env=to, target=base["target"], port=port,
             replicas=base.get("replicas"), image=None if dst is None else _own_image(base),
             resources=base.get("resources"), min_replicas=base.get("min_replicas"),
             max_replicas=base.get("max_replicas"),
