@@ -88,6 +88,7 @@ def test_the_serving_decision_cache_forgets_access_changes(
 ) -> None:
     # The hot path reuses a token check and an authorisation for at most DECISION_TTL_S; a
     # change made through the same services applies at once, one made elsewhere within the TTL.
+    assert services.access.local_admin_cached() == services.access.local_admin() == admin
     viewer = _user(services, admin, "vera", "viewer")
     made = services.access.create_token(admin, user="vera")
     token = made.token

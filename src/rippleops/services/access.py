@@ -118,6 +118,15 @@ class AccessService:
         self._remember(key, proj)
         return proj
 
+    def local_admin_cached(self) -> Principal:
+        """:meth:`local_admin`, reused for :data:`DECISION_TTL_S` (a loopback server without auth)."""
+        hit = self._recall(("local_admin",))
+        if hit is not None:
+            return hit  # type: ignore[no-any-return]
+        principal = self.local_admin()
+        self._remember(("local_admin",), principal)
+        return principal
+
     def forget_decisions(self) -> None:
         """Drop every cached token check and authorisation (after a change of access)."""
         with self._decisions_lock:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Protocol
 
@@ -201,24 +200,14 @@ def _project(request: Request) -> str:
     return catalog.project if name is None else validate_name(name.strip(), "project name (X-Ripple-Project)")
 
 
-LOCAL_ADMIN_TTL_S = 1.0  # how long the local admin (no token, no auth) is reused between reads
-_local_admin: weakref.WeakKeyDictionary[Services, tuple[float, Principal]] = weakref.WeakKeyDictionary()
-
-
 def _principal(services: Services, token: str | None) -> Principal:
-    """The caller. A token's check is reused for at most a second (``DECISION_TTL_S`` in
-    ``services/access.py``: a token revoked through this server stops at once, one revoked
-    elsewhere within a second); the local admin of a server without auth is read at most once
-    a second per server. Those reads were most of the route's overhead."""
+    """The caller: a token's check, or the local admin of a server without auth, each reused
+    for at most a second (``DECISION_TTL_S`` in ``services/access.py``: an access change made
+    through this server applies at once, one made elsewhere within a second). Those reads
+    were most of the route's overhead."""
     if token is not None:
         return services.access.authenticate_cached(token)
-    now = time.monotonic()
-    cached = _local_admin.get(services)
-    if cached is not None and now - cached[0] < LOCAL_ADMIN_TTL_S:
-        return cached[1]
-    principal = services.access.local_admin()
-    _local_admin[services] = (now, principal)
-    return principal
+    return services.access.local_admin_cached()
 
 
 def _invoke(services: Services, catalog: Catalog, token: str | None, project: str, chat: oa.ChatRequest) -> Any:
