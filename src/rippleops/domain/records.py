@@ -396,6 +396,202 @@ class AppRunRecord(Record):
     usage: TokenUsage = Field(default_factory=TokenUsage)
     cost: Cost = Field(default_factory=Cost)
     latency_s: float = 0.0
-    sources: list[dict[str, Any]] = Field(default_factory=list)  # {index, doc_id, id, score, start, end}
+    sources: list[dict[str, Any]] = Field(default_factory=list)  # {index, doc_id, id, score, start, end, text}
     guards: list[dict[str, Any]] = Field(default_factory=list)  # {stage, policy, decision, findings}
     steps: list[dict[str, Any]] = Field(default_factory=list)  # {name, kind, latency_ms}
+
+
+# -- evals (issue 6) -------------------------------------------------------------------------------
+
+
+class MetricAggregate(Record):
+    """One metric over a run: the mean with its bootstrap 95% interval, over the samples
+    that have a score (``n``); ``errors`` samples have none (their call or the metric failed)."""
+
+    mean: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int = 0
+    errors: int = 0
+    p50: float | None = None
+    p95: float | None = None
+
+
+class GateResult(Record):
+    """One gate checked on a run: ``passed`` is None when it could not be decided (no
+    baseline, a baseline on another dataset version, no score)."""
+
+    metric: str  # rouge_l, latency_ms.p95
+    rule: str  # min | max | max_regression
+    threshold: float
+    value: float | None = None
+    baseline: float | None = None
+    delta: float | None = None  # value - baseline, for max_regression
+    passed: bool | None = None
+    message: str = ""
+
+
+class GateReport(Record):
+    """Every gate of the run's suite checked against the run and its baseline."""
+
+    run: int
+    suite: str  # exact suite version
+    target: str  # exact target version
+    baseline_run: int | None = None
+    baseline_target: str | None = None
+    comparable: bool = True  # False: the baseline ran on another dataset version (say so, never compare)
+    passed: bool
+    gates: list[GateResult] = Field(default_factory=list)
+    message: str = ""
+
+
+class EvalRunRecord(Record):
+    """One eval run: a suite version scoring a target version over the suite's dataset version."""
+
+    id: int
+    project: str
+    suite: str  # exact: suite/support-qa:2
+    target: str  # exact: app/support-bot:3
+    dataset: str  # exact: dataset/support-qa:1
+    dataset_hash: str
+    state: str  # running | succeeded | failed | cancelled
+    samples: int = 0
+    done: int = 0
+    errors: int = 0
+    aggregates: dict[str, MetricAggregate] = Field(default_factory=dict)
+    gates: list[GateResult] | None = None
+    duration_s: float = 0.0
+    tokens: int = 0
+    cost: float = 0.0
+    error: str | None = None
+    job_id: int | None = None
+    created_at: datetime
+    created_by: str
+    finished_at: datetime | None = None
+
+
+class EvalSampleRecord(Record):
+    idx: int
+    key: str
+    input: Any = None
+    expected: Any = None
+    output: Any = None  # {"text", "contexts", "sources", "blocked", "finish_reason"}
+    scores: dict[str, float] = Field(default_factory=dict)
+    metric_errors: dict[str, str] = Field(default_factory=dict)
+    error: str | None = None
+    latency_ms: float = 0.0
+    tokens: int = 0
+    cost: float = 0.0
+    trace_id: str | None = None
+
+
+class MetricDelta(Record):
+    """B minus A on one metric, over the samples both runs scored, with a paired bootstrap
+    95% interval; ``significant`` when the interval leaves out 0."""
+
+    metric: str
+    a: float | None = None
+    b: float | None = None
+    delta: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int = 0
+    significant: bool = False
+
+
+class CompareRecord(Record):
+    run_a: EvalRunRecord
+    run_b: EvalRunRecord
+    comparable: bool = True
+    reason: str = ""  # why not comparable
+    deltas: list[MetricDelta] = Field(default_factory=list)
+    regressions: list[dict[str, Any]] = Field(default_factory=list)  # {key, metric, a, b, delta, input, output_a, output_b}
+
+
+# -- the ripple engine (issue 6) -----------------------------------------------------------------
+
+
+class Estimate(Record):
+    """What a step is expected to cost, from past runs of the same kind of work."""
+
+    seconds: float | None = None
+    tokens: int | None = None
+    cost: float | None = None
+    basis: str = ""  # "mean of 3 index.build jobs of index/docs", "no past run"
+
+
+class PlanStep(Record):
+    """One thing a change asks for: rebuild / re-evaluate / redeploy / review."""
+
+    key: str  # unique in the plan: "rebuild:index/docs:1"
+    action: str  # rebuild | re-evaluate | redeploy | review
+    target: str  # the affected exact version (or, for re-evaluate, the asset whose new version is scored)
+    kind: str
+    reason: str  # "refers to embedder/minilm@latest, which is now embedder/minilm:2"
+    via: list[str] = Field(default_factory=list)  # refs as written that tie it to the change
+    depends_on: list[str] = Field(default_factory=list)  # keys of steps that must finish first
+    labels: list[str] = Field(default_factory=list)  # labels the affected version holds
+    suite: str | None = None  # re-evaluate: the suite asset
+    depth: int = 1
+    estimate: Estimate = Field(default_factory=Estimate)
+
+
+class PlanRecord(Record):
+    """What a change affects, in topological order (each affected version once)."""
+
+    change: str  # as given: embedder/minilm:2, prompt/answer@production, or "stale"
+    resolved: str | None = None  # the exact version the change names
+    steps: list[PlanStep] = Field(default_factory=list)
+    affected: int = 0  # distinct affected versions
+    estimate: Estimate = Field(default_factory=Estimate)  # the sum over steps
+    notes: list[str] = Field(default_factory=list)
+    took_ms: float = 0.0
+
+
+class StaleReason(Record):
+    input: str  # the reference as written: embedder/minilm@latest (or "recipe")
+    role: str = "input"
+    recorded: str | None = None  # what it resolved to when the version was made: embedder/minilm:1
+    recorded_hash: str | None = None
+    now: str | None = None  # what it resolves to now
+    now_hash: str | None = None
+    upstream_stale: bool = False  # the input itself is stale (transitive)
+
+
+class StaleRecord(Record):
+    ref: str  # exact version
+    kind: str
+    labels: list[str] = Field(default_factory=list)
+    action: str  # rebuild | re-evaluate | redeploy | review
+    transitive: bool = False  # stale only because something it is built from is stale
+    reasons: list[StaleReason] = Field(default_factory=list)
+
+
+class StaleReport(Record):
+    items: list[StaleRecord] = Field(default_factory=list)
+    checked: int = 0  # versions looked at
+    took_ms: float = 0.0
+
+
+class ApplyStepRecord(Record):
+    key: str
+    status: str  # pending | done | failed | held | skipped
+    message: str = ""
+    result: dict[str, Any] = Field(default_factory=dict)
+    finished_at: datetime | None = None
+
+
+class ApplyRecord(Record):
+    """One ``ripple apply``: its fixed plan, each step's outcome, and the final report."""
+
+    id: int
+    project: str
+    change: str
+    state: str  # running | succeeded | failed | cancelled
+    job_id: int | None = None
+    plan: PlanRecord
+    steps: list[ApplyStepRecord] = Field(default_factory=list)
+    report: dict[str, Any] | None = None  # {promoted: [...], held: [...], rebuilt: [...], failed: [...]}
+    created_at: datetime
+    created_by: str
+    finished_at: datetime | None = None

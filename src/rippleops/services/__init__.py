@@ -24,6 +24,7 @@ from rippleops.services.datasets import DatasetService
 from rippleops.services.deployments import DeploymentService
 from rippleops.services.embedders import EmbedderService
 from rippleops.services.embedding_cache import EmbeddingCache
+from rippleops.services.evals import EvalService
 from rippleops.services.indexes import IndexService
 from rippleops.services.jobs import JobService
 from rippleops.services.labels import LabelService
@@ -33,8 +34,10 @@ from rippleops.services.policies import PolicyService
 from rippleops.services.projects import ProjectService
 from rippleops.services.prompt_runs import PromptRunService
 from rippleops.services.prompts import PromptService
+from rippleops.services.ripple import RippleService
 from rippleops.services.search import SearchService
 from rippleops.services.secrets import SecretService
+from rippleops.services.suites import SuiteService
 from rippleops.services.trace_ingest import TraceIngest
 from rippleops.services.traces import TraceService
 from rippleops.settings import DEFAULT_PROJECT, Settings
@@ -78,6 +81,9 @@ class Services:
         self.policies = PolicyService(self.access, self.assets, self.embedders)
         self.apps = AppService(self)
         self.deployments = DeploymentService(self)
+        self.suites = SuiteService(self)
+        self.evals = EvalService(self)
+        self.ripple = RippleService(self)
         event.listen(self.db._write, "after_commit", self._after_commit)
 
     @cached_property

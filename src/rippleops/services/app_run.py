@@ -179,7 +179,7 @@ class AppCall(CallSpans):
                 self.values["chunks"].append(text)
                 source = {"index": found.index, "doc_id": h.doc_id, "id": h.id, "score": h.score, "start": h.start,
                           "end": h.end}  # fmt: skip
-                self.totals.sources.append(source)
+                self.totals.sources.append({**source, "text": text})
                 self.values["sources"].append({**source, "text": text, "heading": h.heading})
                 docs.append({"document.id": h.id, "document.content": text, "document.score": h.score,
                              "document.metadata": {"doc_id": h.doc_id, "start": h.start, "end": h.end}})  # fmt: skip

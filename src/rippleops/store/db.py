@@ -24,7 +24,7 @@ from rippleops.errors import ConflictError, InvalidError, UnavailableError
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-SCHEMA_REVISION = "0005"  # the newest file in store/migrations/versions
+SCHEMA_REVISION = "0006"  # the newest file in store/migrations/versions
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 WRITE_RETRIES = 8
 
