@@ -56,7 +56,7 @@ class EvalSample(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("eval_runs.id"))  # the unique (run_id, idx) indexes it
     idx: Mapped[int] = mapped_column(Integer)  # row number in the dataset version
     key: Mapped[str] = mapped_column(String(200))  # the row's id column, else str(idx): pairs samples across runs
-    input: Mapped[Any] = mapped_column(JSONType)
+    input: Mapped[Any] = mapped_column(JSONType, nullable=True)
     expected: Mapped[Any] = mapped_column(JSONType, nullable=True)
     output: Mapped[Any] = mapped_column(JSONType, nullable=True)  # {"text", "contexts", "sources", "blocked", ...}
     scores: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # metric -> float (never NaN)
