@@ -505,7 +505,9 @@ class CompareRecord(Record):
     comparable: bool = True
     reason: str = ""  # why not comparable
     deltas: list[MetricDelta] = Field(default_factory=list)
-    regressions: list[dict[str, Any]] = Field(default_factory=list)  # {key, metric, a, b, delta, input, output_a, output_b}
+    regressions: list[dict[str, Any]] = Field(
+        default_factory=list
+    )  # {key, metric, a, b, delta, input, output_a, output_b}
 
 
 # -- the ripple engine (issue 6) -----------------------------------------------------------------
