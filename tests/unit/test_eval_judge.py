@@ -4,7 +4,6 @@ answer in, malformed replies, the retry loop and its errors, and the shipped rub
 from __future__ import annotations
 
 import doctest
-import socket
 from collections.abc import Callable
 
 import pytest
@@ -118,7 +117,9 @@ def test_verdicts(reply: str, verdict: bool) -> None:
     assert parse_verdict(reply) is verdict
 
 
-@pytest.mark.parametrize("reply", ["", "maybe", "I am not sure.", '{"verdict": "perhaps"}', "The answer mentions Paris."])
+@pytest.mark.parametrize(
+    "reply", ["", "maybe", "I am not sure.", '{"verdict": "perhaps"}', "The answer mentions Paris."]
+)
 def test_no_verdict(reply: str) -> None:
     assert parse_verdict(reply) is None
 
@@ -139,7 +140,8 @@ def test_claims(reply: str, claims: list[bool]) -> None:
 
 
 @pytest.mark.parametrize(
-    "reply", ["", "The answer is fine.", '{"claims": []}', '{"claims": [{"claim": "a"}]}', "yes", '{"claims": "unclear"}']
+    "reply",
+    ["", "The answer is fine.", '{"claims": []}', '{"claims": [{"claim": "a"}]}', "yes", '{"claims": "unclear"}'],
 )
 def test_no_claims(reply: str) -> None:
     assert parse_claims(reply) is None
@@ -200,7 +202,7 @@ def test_ask_without_retries_tries_once() -> None:
     [
         (UnavailableError("cannot reach the chat server at http://127.0.0.1:9/v1"), "is unavailable: cannot reach"),
         (ConnectionRefusedError(111, "Connection refused"), "is unavailable: [Errno 111] Connection refused"),
-        (socket.timeout("timed out"), "is unavailable: timed out"),
+        (TimeoutError("timed out"), "is unavailable: timed out"),
         (InvalidError("the prompt is 3000 tokens, which does not fit"), "failed: the prompt is 3000 tokens"),
         (NotFoundError("model/j has no label 'production'"), "failed: model/j has no label"),
     ],
@@ -243,4 +245,6 @@ def test_render_default_drops_variables_the_prompt_does_not_take() -> None:
 
 def test_as_messages() -> None:
     assert eval_judge.as_messages("Rate it") == [{"role": "user", "content": "Rate it"}]
-    assert eval_judge.as_messages([{"role": "system", "content": "x", "name": "n"}]) == [{"role": "system", "content": "x"}]
+    assert eval_judge.as_messages([{"role": "system", "content": "x", "name": "n"}]) == [
+        {"role": "system", "content": "x"}
+    ]

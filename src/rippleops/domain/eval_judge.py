@@ -52,13 +52,15 @@ _WORDS = {
 }  # fmt: skip
 _NUM = r"(-?\d+(?:\.\d+)?|" + "|".join(_WORDS) + r")"
 _LABELLED = re.compile(
-    r"\b(?:score|rating|rated|grade|mark)\b[^\w\n]{0,3}(?:is|of|=|:)?\s*(?:a\s+)?\**\s*" + _NUM + r"(?:\s*(?:/|out\s+of)\s*(\d+))?",
+    r"\b(?:score|rating|rated|grade|mark)\b[^\w\n]{0,3}(?:is|of|=|:)?\s*(?:a\s+)?\**\s*"
+    + _NUM
+    + r"(?:\s*(?:/|out\s+of)\s*(\d+))?",
     re.I,
 )
 # bare numbers are digits only: "no one" is not a score of 1
 _BARE = re.compile(r"(?<![\w.\-/])(-?\d+(?:\.\d+)?)(?:\s*(?:/|out\s+of)\s*(\d+))?(?![\w/]|\.\d)", re.I)
 # "on a scale of 1 to 5", "(1-5)", "from 1 to 5": the scale itself is not a score
-_SCALE = re.compile(r"(?:scale\s+(?:of|from)\s+|from\s+|\()?\b\d+\s*(?:-|–|to)\s*\d+\b\)?", re.I)
+_SCALE = re.compile(r"(?:scale\s+(?:of|from)\s+|from\s+|\()?\b\d+\s*(?:-|\u2013|to)\s*\d+\b\)?", re.I)
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.S)
 _YES = {"yes", "true", "supported", "relevant", "y", "1", "correct", "faithful", "present", "attributed"}
 _NO = {"no", "false", "unsupported", "irrelevant", "n", "0", "incorrect", "unfaithful", "absent", "not"}
@@ -212,13 +214,13 @@ def parse_claims(reply: str) -> list[bool] | None:
         if isinstance(items, list) and items:
             verdicts = [_verdict_value(item) for item in items]
             if all(v is not None for v in verdicts):
-                return [bool(v) for v in verdicts]
-    verdicts = []
+                return [v is True for v in verdicts]
+    lines: list[bool] = []
     for line in text.splitlines():
         m = re.search(r"(not\s+supported|unsupported|supported|yes|no|true|false)\W*$", line.strip(), re.I)
         if m and len(line.strip()) > len(m.group(0)):
-            verdicts.append(_word_verdict(m.group(1)))
-    return verdicts or None
+            lines.append(_word_verdict(m.group(1)))
+    return lines or None
 
 
 # -- asking -----------------------------------------------------------------------------------
@@ -269,7 +271,9 @@ def ask(
         last = reply
         convo = [*convo, {"role": "assistant", "content": clip(reply, 400)}, {"role": "user", "content": correction}]
     tries = retries + 1
-    raise JudgeError(f"judge {model} gave no {wants} in {tries} {'try' if tries == 1 else 'tries'}; last reply: {clip(last)!r}")
+    raise JudgeError(
+        f"judge {model} gave no {wants} in {tries} {'try' if tries == 1 else 'tries'}; last reply: {clip(last)!r}"
+    )
 
 
 def score_correction(lo: int, hi: int) -> str:

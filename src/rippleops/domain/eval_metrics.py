@@ -250,8 +250,15 @@ def cosine(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 def judged(
-    ctx: MetricContext, metric: str, model: str, messages: list[dict[str, str]], parse: Callable[[str], Any], *,
-    retries: int, correction: str, wants: str = "score",
+    ctx: MetricContext,
+    metric: str,
+    model: str,
+    messages: list[dict[str, str]],
+    parse: Callable[[str], Any],
+    *,
+    retries: int,
+    correction: str,
+    wants: str = "score",
 ) -> Any:
     """Ask the judge ``model`` (bound in ``ctx.chat``) through :func:`eval_judge.ask`; its failures
     become a :class:`MetricError` for this sample."""  # fmt: skip
@@ -268,7 +275,9 @@ def rendered(ctx: MetricContext, metric: str, prompt: str, variables: Mapping[st
     """The rubric prompt ``prompt`` (bound in ``ctx.prompts``) rendered as chat messages."""
     render = ctx.prompts.get(prompt)
     if render is None:
-        raise MetricError(f"{metric}: the rubric {prompt} was not bound for this run (the eval service binds `prompt:`)")
+        raise MetricError(
+            f"{metric}: the rubric {prompt} was not bound for this run (the eval service binds `prompt:`)"
+        )
     try:
         return eval_judge.as_messages(render(dict(variables)))
     except InvalidError as exc:
@@ -277,7 +286,9 @@ def rendered(ctx: MetricContext, metric: str, prompt: str, variables: Mapping[st
 
 def check_ref(metric: str, setting: str, value: Any, kind: str) -> None:
     if not isinstance(value, str) or not value.startswith(f"{kind}/") or len(value) <= len(kind) + 1:
-        raise InvalidError(f"metric {metric}: `{setting}` must be a {kind} reference such as {kind}/NAME@production, not {value!r}")
+        raise InvalidError(
+            f"metric {metric}: `{setting}` must be a {kind} reference such as {kind}/NAME@production, not {value!r}"
+        )
 
 
 def check_int(metric: str, setting: str, value: Any, lo: int, hi: int) -> None:
@@ -296,7 +307,7 @@ def check_fraction(metric: str, setting: str, value: Any) -> None:
 @functools.cache
 def _rouge_scorer(stemmer: bool) -> Any:
     try:
-        from rouge_score import rouge_scorer  # optional extra: imported on first use
+        from rouge_score import rouge_scorer  # type: ignore[import-untyped]  # optional extra: imported on first use
     except ImportError as exc:
         raise InvalidError(f"metric rouge_l needs the rouge-score package: {EVAL_EXTRA}") from exc
     return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=stemmer)
@@ -326,7 +337,9 @@ def _check_semantic(s: Mapping[str, Any]) -> None:
     check_ref("semantic_similarity", "embedder", s["embedder"], "embedder")
 
 
-register(MetricKind("rouge_l", _rouge_l, {"stemmer": True}, "ROUGE-L F-measure against the expected answer (rouge-score)"))
+register(
+    MetricKind("rouge_l", _rouge_l, {"stemmer": True}, "ROUGE-L F-measure against the expected answer (rouge-score)")
+)
 register(MetricKind("bleu", _bleu, {"lowercase": False}, "sentence BLEU against the expected answer, 0..1 (sacrebleu)"))
 register(
     MetricKind(

@@ -47,12 +47,13 @@ from rippleops.errors import InvalidError
 MODES = ("heuristic", "llm")
 _WORD = re.compile(r"\w+", re.UNICODE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
-STOPWORDS = frozenset(
-    "a an the and or but if of to in on at by for with from as is are was were be been being it its this that "
-    "these those there here do does did done have has had not no yes so than then too very can could would should "
-    "will shall may might must i you he she we they me him her us them my your his our their what which who whom "
-    "whose when where why how all any each both few more most other some such only own same just also into about".split()
-)
+_STOPWORDS = """
+a an the and or but if of to in on at by for with from as is are was were be been being it its this that these
+those there here do does did done have has had not no yes so than then too very can could would should will shall
+may might must i you he she we they me him her us them my your his our their what which who whom whose when where
+why how all any each both few more most other some such only own same just also into about
+"""
+STOPWORDS = frozenset(_STOPWORDS.split())
 
 
 def tokens(text: str) -> list[str]:
@@ -97,12 +98,16 @@ def _needs(s: Mapping[str, Any]) -> tuple[str, ...]:
 def _check(name: str, embeds: bool) -> Callable[[Mapping[str, Any]], None]:
     def check(s: Mapping[str, Any]) -> None:
         if s["mode"] not in MODES:
-            raise InvalidError(f"metric {name}: `mode` must be heuristic (no LLM) or llm (a judge model), not {s['mode']!r}")
+            raise InvalidError(
+                f"metric {name}: `mode` must be heuristic (no LLM) or llm (a judge model), not {s['mode']!r}"
+            )
         check_fraction(name, "threshold", s["threshold"])
         check_int(name, "retries", s["retries"], 0, 10)
         if s["mode"] == "llm":
             if s.get("model") is None:
-                raise InvalidError(f"metric {name}: mode llm needs `model:` (the judge, such as model/local-smollm@production)")
+                raise InvalidError(
+                    f"metric {name}: mode llm needs `model:` (the judge, such as model/local-smollm@production)"
+                )
             check_ref(name, "model", s["model"], "model")
         elif s.get("model") is not None or s.get("prompt") is not None:
             raise InvalidError(f"metric {name}: `model`/`prompt` are for mode llm; add `mode: llm` or drop them")
@@ -118,7 +123,9 @@ def _check(name: str, embeds: bool) -> Callable[[Mapping[str, Any]], None]:
     return check
 
 
-def _messages(ctx: MetricContext, name: str, s: Mapping[str, Any], builtin: str, variables: Mapping[str, Any]) -> list[dict[str, str]]:
+def _messages(
+    ctx: MetricContext, name: str, s: Mapping[str, Any], builtin: str, variables: Mapping[str, Any]
+) -> list[dict[str, str]]:
     if s.get("prompt"):
         return rendered(ctx, name, str(s["prompt"]), variables)
     return eval_judge.render_default(builtin, variables)
@@ -204,7 +211,8 @@ def _context_precision(sample: Sample, out: Outcome, ctx: MetricContext, s: Mapp
             return 0.0
         base = judge_variables(sample, out)
         flags = [
-            _verdict(ctx, "context_precision", s, "judge-context-precision", {**base, "context": c}) for c in out.contexts
+            _verdict(ctx, "context_precision", s, "judge-context-precision", {**base, "context": c})
+            for c in out.contexts
         ]
         return average_precision(flags)
     if sample.relevant:
@@ -240,7 +248,9 @@ def _context_recall(sample: Sample, out: Outcome, ctx: MetricContext, s: Mapping
     context = "\n".join(out.contexts)
     if s["mode"] == "llm":
         if not claims:
-            raise MetricError(f"context_recall: mode llm checks the expected answer's sentences; sample {sample.key} has none")
+            raise MetricError(
+                f"context_recall: mode llm checks the expected answer's sentences; sample {sample.key} has none"
+            )
         base = judge_variables(sample, out)
         flags = [_verdict(ctx, "context_recall", s, "judge-context-recall", {**base, "sentence": c}) for c in claims]
         return sum(flags) / len(flags)
