@@ -286,8 +286,9 @@ def rendered(ctx: MetricContext, metric: str, prompt: str, variables: Mapping[st
 
 def check_ref(metric: str, setting: str, value: Any, kind: str) -> None:
     if not isinstance(value, str) or not value.startswith(f"{kind}/") or len(value) <= len(kind) + 1:
+        article = "an" if kind[0] in "aeiou" else "a"
         raise InvalidError(
-            f"metric {metric}: `{setting}` must be a {kind} reference such as {kind}/NAME@production, not {value!r}"
+            f"metric {metric}: `{setting}` must be {article} {kind} reference such as {kind}/NAME@production, not {value!r}"
         )
 
 
