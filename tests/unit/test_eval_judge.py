@@ -111,6 +111,9 @@ def test_other_scales() -> None:
         ("unsupported", False),
         ("Verdict: yes", True),
         ("TRUE", True),
+        ("The context supports the sentence.", True),  # what SmolLM2 answers
+        ("The context does not support the sentence.", False),
+        ("It doesn't support it.", False),
     ],
 )
 def test_verdicts(reply: str, verdict: bool) -> None:

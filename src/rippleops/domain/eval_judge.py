@@ -65,7 +65,9 @@ _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.S)
 _YES = {"yes", "true", "supported", "relevant", "y", "1", "correct", "faithful", "present", "attributed"}
 _NO = {"no", "false", "unsupported", "irrelevant", "n", "0", "incorrect", "unfaithful", "absent", "not"}
 _VERDICT_WORD = re.compile(
-    r"\b(not\s+supported|not\s+relevant|unsupported|irrelevant|supported|relevant|yes|no|true|false)\b", re.I
+    r"\b(does\s+not\s+support|doesn't\s+support|not\s+supported|not\s+relevant|unsupported|irrelevant|supports|supported"
+    r"|relevant|yes|no|true|false)\b",
+    re.I,
 )
 
 
@@ -184,7 +186,7 @@ def _verdict_value(value: Any) -> bool | None:
 
 def _word_verdict(word: str) -> bool:
     w = " ".join(word.lower().split())
-    return w in ("yes", "true", "supported", "relevant")
+    return w in ("yes", "true", "supported", "supports", "relevant")
 
 
 def parse_verdict(reply: str) -> bool | None:
