@@ -208,6 +208,7 @@ def test_ask_without_retries_tries_once() -> None:
         (TimeoutError("timed out"), "is unavailable: timed out"),
         (InvalidError("the prompt is 3000 tokens, which does not fit"), "failed: the prompt is 3000 tokens"),
         (NotFoundError("model/j has no label 'production'"), "failed: model/j has no label"),
+        (RuntimeError("llama_decode returned -3"), "failed: llama_decode returned -3"),
     ],
 )
 def test_ask_turns_transport_failures_into_judge_errors(fault: BaseException, says: str) -> None:
@@ -219,8 +220,8 @@ def test_ask_turns_transport_failures_into_judge_errors(fault: BaseException, sa
 
 
 def test_ask_lets_bugs_through() -> None:
-    chat, _ = scripted(ZeroDivisionError("a bug"))
-    with pytest.raises(ZeroDivisionError):
+    chat, _ = scripted(KeyError("a bug"))
+    with pytest.raises(KeyError):
         ask(chat, "model/j", MESSAGES, _score, retries=2, correction="x")
 
 

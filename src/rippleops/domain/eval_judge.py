@@ -253,7 +253,9 @@ def ask(
     ``correction`` appended) while the reply cannot be parsed.
 
     Raises :class:`JudgeError` when every try gave a malformed reply, or at once when the model
-    cannot be called (its provider's errors are RippleErrors; a socket error is an OSError).
+    cannot be called: the providers raise RippleErrors (UnavailableError when unreachable), a
+    socket error is an OSError, and llama.cpp raises ValueError/RuntimeError of its own. Anything
+    else is a bug and propagates.
     """
     convo = [dict(m) for m in messages]
     last = ""
@@ -266,6 +268,8 @@ def ask(
             raise JudgeError(f"judge {model} is unavailable: {clip(str(exc), 300)}") from exc
         except RippleError as exc:
             raise JudgeError(f"judge {model} failed: {clip(exc.message, 300)}") from exc
+        except (ValueError, RuntimeError) as exc:  # llama.cpp's own errors (llama_decode, tokenizer)
+            raise JudgeError(f"judge {model} failed: {clip(str(exc), 300)}") from exc
         reply = "" if reply is None else str(reply)
         got = parse(reply)
         if got is not None:
