@@ -20,6 +20,7 @@ from rippleops.runtime.executor import JobCancelled, JobContext, JobFunction
 from rippleops.services.dataset_jobs import DATASET_IMPORT
 from rippleops.services.indexes import INDEX_BUILD
 from rippleops.services.job_env import JobEnv, JobKind
+from rippleops.services.sweeps import SWEEP_RUN
 from rippleops.services.synth import SYNTH_GENERATE
 
 PROMPT_SUFFIXES = (".json", ".yaml", ".yml")
@@ -132,5 +133,6 @@ PROMPT_IMPORT = JobKind(
 )
 
 KINDS: dict[str, JobKind] = {k.name: k for k in (PROMPT_IMPORT, INDEX_BUILD, DATASET_IMPORT, SYNTH_GENERATE)}
+KINDS[SWEEP_RUN.name] = SWEEP_RUN  # issue 6: knob sweeps
 
 __all__ = ["KINDS", "PROMPT_IMPORT", "JobEnv", "JobKind", "PromptImportError"]
