@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 OBJECTIVES = [("quality", "max"), ("cost", "min"), ("latency_ms", "min")]
-ALWAYS = ("latency_ms", "tokens", "cost", "guard_block_rate")
+#: how many suggestions per wanted point an Optuna sweep asks for before it stops short
+MAX_ASKS_PER_TRIAL = 20
 
 
 class SweepRun:
@@ -139,9 +140,13 @@ class SweepRun:
             storage=self.spec.storage, study_name=self.spec.study or f"ripple-sweep-{self.ctx.job_id}",
             load_if_exists=True,
         )  # fmt: skip
-        trials = self.spec.trials or 0
-        self.ctx.progress(0, trials, f"{trials} trials (TPE) over {self.spec.size} combinations")
-        for i in range(1, trials + 1):
+        # `trials` counts distinct points scored: a combination TPE suggests again is told its
+        # earlier result at no cost (a small categorical space repeats often)
+        wanted = min(self.spec.trials or 0, self.spec.size)
+        self.ctx.progress(0, wanted, f"{wanted} trials (TPE) over {self.spec.size} combinations")
+        asked = 0
+        while len(self._done) < wanted and asked < MAX_ASKS_PER_TRIAL * wanted:
+            asked += 1
             trial = study.ask()
             knobs = {k: trial.suggest_categorical(k, values) for k, values in self.spec.grid.items()}
             point = self._point(knobs)
@@ -150,10 +155,11 @@ class SweepRun:
             else:
                 latency = point["latency_ms"] if point["latency_ms"] is not None else 0.0
                 study.tell(trial, [point["quality"], point["cost"], latency])
-            self.ctx.progress(i, trials, knob_label(knobs))
-            if len(self._done) >= self.spec.size:
-                self.ctx.log(f"every one of the {self.spec.size} combinations is scored; stopping after {i} trials")
-                break
+            self.ctx.progress(len(self._done), wanted, knob_label(knobs))
+        if len(self._done) < wanted:
+            self.ctx.log(
+                f"TPE kept suggesting scored points: {len(self._done)} of {wanted} after {asked} trials", "warning"
+            )
 
     # -- the result -------------------------------------------------------------------------------
 
