@@ -27,6 +27,7 @@ from rippleops.cli import (
     secret,
     serve,
     server,
+    sweep,
     synth,
     trace,
 )
@@ -71,6 +72,7 @@ app.add_typer(deploy.app, name="deploy")
 app.command("lineage")(asset.lineage)
 app.command("whoami")(access.whoami)
 app.command("serve")(serve.serve)
+app.command("sweep")(sweep.sweep)  # issue 6: knob sweeps
 
 
 def _version(value: bool) -> None:

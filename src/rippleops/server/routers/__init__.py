@@ -21,6 +21,7 @@ from rippleops.server.routers import (
     projects,
     prompts,
     secrets,
+    sweeps,
     traces,
     users,
 )
@@ -45,4 +46,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     apps.router,
     apps.invoke_router,
     deployments.router,
+    sweeps.router,  # issue 6: knob sweeps
 )
