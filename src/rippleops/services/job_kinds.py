@@ -21,6 +21,7 @@ from rippleops.services.dataset_jobs import DATASET_IMPORT
 from rippleops.services.evals import EVAL_RUN
 from rippleops.services.indexes import INDEX_BUILD
 from rippleops.services.job_env import JobEnv, JobKind
+from rippleops.services.sweeps import SWEEP_RUN
 from rippleops.services.synth import SYNTH_GENERATE
 
 PROMPT_SUFFIXES = (".json", ".yaml", ".yml")
@@ -133,5 +134,6 @@ PROMPT_IMPORT = JobKind(
 )
 
 KINDS: dict[str, JobKind] = {k.name: k for k in (PROMPT_IMPORT, INDEX_BUILD, DATASET_IMPORT, SYNTH_GENERATE, EVAL_RUN)}
+KINDS[SWEEP_RUN.name] = SWEEP_RUN  # issue 6: knob sweeps
 
 __all__ = ["KINDS", "PROMPT_IMPORT", "JobEnv", "JobKind", "PromptImportError"]
