@@ -12,6 +12,7 @@ from rippleops.server.routers import (
     datasets,
     deployments,
     embedders,
+    evals,
     indexes,
     jobs,
     members,
@@ -45,4 +46,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     apps.router,
     apps.invoke_router,
     deployments.router,
+    evals.suites,
+    evals.router,
 )
