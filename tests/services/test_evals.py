@@ -183,3 +183,44 @@ def test_a_prompt_target_and_the_job(services: Services, admin: Principal, bot: 
     with pytest.raises(ConflictError, match="gates are checked on a finished run"):
         services.evals.store.finish(run.id, state="failed")
         services.evals.gate(admin, P, run.id)
+
+
+def test_a_judge_model_that_is_down_is_recorded_per_sample_and_stops_being_called(
+    services: Services, admin: Principal, bot: str, refused_url: str
+) -> None:
+    services.models.create(admin, P, "down", {"provider": "openai", "base_url": refused_url, "model": "m",
+                                               "retries": 0, "timeout": 2})  # fmt: skip
+    assert services.suites.init_prompts(admin, P)[0].ref == "prompt/judge-correctness:1"
+    judge = {"name": "judge", "as": "correctness", "prompt": "prompt/judge-correctness", "model": "model/down"}
+    rec = services.suites.create(admin, P, "judged", suite_spec(metrics=[judge, {"name": "regex", "pattern": r"\w",
+                                                                                   "as": "nonempty"}]))  # fmt: skip
+    assert [(i.resolved, i.role) for i in rec.inputs] == [
+        ("dataset/qa:1", "dataset"), ("model/down:1", "judge-model"), ("prompt/judge-correctness:1", "judge-prompt"),
+    ]  # fmt: skip
+    run = services.evals.evaluate(admin, P, "suite/judged", "app/bot:1", concurrency=1)
+    assert (run.state, run.done, run.errors) == ("succeeded", 4, 4)
+    samples = services.evals.samples(admin, P, run.id)
+    assert all("correctness" not in s.scores and "nonempty" in s.scores and not s.error for s in samples)
+    errors = [s.metric_errors["correctness"] for s in samples]
+    assert all("model/down" in e and "unavailable" in e for e in errors)
+    assert "3 consecutive failures; last:" not in errors[2]  # the first three calls reached the port
+    assert "judge model/down:1 unavailable (3 consecutive failures; last:" in errors[3]  # the fourth was not tried
+    agg = run.aggregates["correctness"]
+    assert (agg.mean, agg.n, agg.errors) == (None, 0, 4)
+    assert all(not math.isnan(v) for s in samples for v in s.scores.values())
+
+
+def test_compare_two_runs_and_the_html_reports(services: Services, admin: Principal, bot: str) -> None:
+    services.suites.create(admin, P, "qa", suite_spec())
+    a = services.evals.evaluate(admin, P, "suite/qa", "app/bot:1", limit=3)
+    services.apps.create(admin, P, "bot", bot_spec(max_tokens=3))
+    b = services.evals.evaluate(admin, P, "suite/qa", "app/bot:2", limit=3)
+    cmp = services.evals.compare(admin, P, a.id, b.id)
+    assert cmp.comparable and cmp.run_a.id == a.id and cmp.run_b.id == b.id
+    nonempty = next(d for d in cmp.deltas if d.metric == "nonempty")
+    assert nonempty.n == 3 and nonempty.a == a.aggregates["nonempty"].mean
+    html = services.evals.compare_html(admin, P, a.id, b.id)
+    assert html.startswith("<!DOCTYPE html>") or html.lstrip().lower().startswith("<!doctype html>")
+    assert "app/bot:2" in html
+    report = services.evals.report_html(admin, P, b.id)
+    assert "suite/qa:1" in report and "nonempty" in report

@@ -34,6 +34,8 @@ from rippleops.cli import (
 from rippleops.cli import (
     app as app_cli,
 )
+from rippleops.cli import eval as eval_cli
+from rippleops.cli import suite as suite_cli
 from rippleops.cli.common import GlobalOptions, RippleGroup, echo, settings
 from rippleops.domain.refs import validate_name
 from rippleops.errors import InvalidError
@@ -69,6 +71,8 @@ app.add_typer(project.app, name="project")
 app.add_typer(server.app, name="server")
 app.add_typer(db.app, name="db")
 app.add_typer(deploy.app, name="deploy")
+app.add_typer(suite_cli.app, name="suite")
+app.add_typer(eval_cli.app, name="eval")
 app.command("lineage")(asset.lineage)
 app.command("whoami")(access.whoami)
 app.command("serve")(serve.serve)

@@ -28,6 +28,7 @@ import builtins
 from typing import TYPE_CHECKING, Any
 
 from rippleops.domain.access import Principal
+from rippleops.domain.eval_compare import compare_runs
 from rippleops.domain.eval_gates import check_gates, overall
 from rippleops.domain.records import (
     CompareRecord,
@@ -38,6 +39,7 @@ from rippleops.domain.records import (
     JobWatcher,
 )
 from rippleops.domain.refs import parse_ref
+from rippleops.domain.suites import metric_content
 from rippleops.errors import ConflictError, GateFailedError, InvalidError, NotFoundError
 from rippleops.runtime.executor import JobContext, JobFunction
 from rippleops.services.eval_run import EvalRunner, resolve_target
@@ -201,17 +203,14 @@ class EvalService:
         """B against A: per-metric deltas with paired bootstrap intervals, and the samples
         that regressed most."""
         a, b = self.get_run(principal, project, run_a), self.get_run(principal, project, run_b)
-        spec = suite_spec(self.services.suites.get(principal, project, b.suite))
-        lower = {
-            **suite_spec(self.services.suites.get(principal, project, a.suite)).lower_is_better(),
-            **spec.lower_is_better(),
-        }
-        samples_a = self.samples(principal, project, a.id, limit=None)
-        samples_b = self.samples(principal, project, b.id, limit=None)
-        # TODO(merge i6-report): a top-level import once helper E's module is on this branch
-        from rippleops.domain.eval_compare import compare_runs
-
-        return compare_runs(a, samples_a, b, samples_b, lower_is_better=lower, top=top)
+        spec_a = suite_spec(self.services.suites.get(principal, project, a.suite))
+        spec_b = suite_spec(self.services.suites.get(principal, project, b.suite))
+        return compare_runs(
+            a, self.samples(principal, project, a.id, limit=None), b, self.samples(principal, project, b.id, limit=None),
+            lower_is_better={**spec_a.lower_is_better(), **spec_b.lower_is_better()}, top=top,
+            metric_specs_a={m.name: metric_content(m) for m in spec_a.metrics},
+            metric_specs_b={m.name: metric_content(m) for m in spec_b.metrics},
+        )  # fmt: skip
 
     def report_html(self, principal: Principal, project: str, run_id: int) -> str:
         from rippleops.services.eval_report import render_run_html  # Plotly loads on demand

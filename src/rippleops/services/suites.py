@@ -18,7 +18,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from rippleops.domain.access import Principal
-from rippleops.domain.records import AssetRecord, VersionRecord
+from rippleops.domain.eval_judge import default_judge_prompts
+from rippleops.domain.prompts import parse_spec
+from rippleops.domain.records import AssetRecord, PromptRecord, VersionRecord
 from rippleops.domain.refs import parse_ref
 from rippleops.domain.suites import SuiteSpec, parse_suite_spec, resolve_columns
 from rippleops.errors import NotFoundError
@@ -77,6 +79,14 @@ class SuiteService:
             if not page.next_cursor:
                 return out
             cursor = page.next_cursor
+
+    def init_prompts(self, principal: Principal, project: str) -> builtins.list[PromptRecord]:
+        """Register Ripple's rubric prompts (``prompt/judge-correctness`` ...) that judge
+        metrics name; a prompt already registered with the same content is left as it is."""
+        return [
+            self.services.prompts.create(principal, project, name, parse_spec(spec))
+            for name, spec in default_judge_prompts().items()
+        ]
 
     def _resolve(self, principal: Principal, project: str, source: str, ref: str, role: str) -> str:
         kind = ref.split("/", 1)[0]

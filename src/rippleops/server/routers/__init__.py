@@ -12,6 +12,7 @@ from rippleops.server.routers import (
     datasets,
     deployments,
     embedders,
+    evals,
     indexes,
     jobs,
     members,
@@ -46,5 +47,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     apps.router,
     apps.invoke_router,
     deployments.router,
+    evals.suites,
+    evals.router,
     sweeps.router,  # issue 6: knob sweeps
 )
