@@ -107,3 +107,14 @@ def test_numbers_are_formatted_for_people() -> None:
     assert (fmt(None), fmt(0.123456), fmt(-0.145), fmt(12345.6), fmt(3), fmt(True)) == (
         "-", "0.1235", "-0.145", "12,346", "3", "yes",
     )  # fmt: skip
+
+
+def test_without_plotly_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from rippleops.errors import InvalidError
+
+    monkeypatch.setitem(sys.modules, "plotly.graph_objects", None)  # what an environment without it raises
+    run, samples = run_with_samples(1, "app/support-bot:1", 0.0)
+    with pytest.raises(InvalidError, match=r"pip install 'rippleops\[eval\]'"):
+        render_run_html(run, samples)
