@@ -70,8 +70,8 @@ def test_recommend_takes_the_cheapest_point_near_the_best_quality() -> None:
 
 
 def test_recommend_takes_the_best_when_nothing_cheaper_is_close() -> None:
-    i, reason = recommend(pts((0.5, 1.0), (0.8, 4.0)))
-    assert i == 1 and reason.startswith("the best quality (0.8)")
+    i, reason = recommend(pts((0.5, 1.0), (0.8, 4.0)), label="rouge_l")
+    assert i == 1 and reason == "the best rouge_l (0.8) at cost 4; no cheaper point comes within 1% of it"
 
 
 def test_recommend_breaks_cost_ties_by_latency() -> None:
@@ -81,7 +81,7 @@ def test_recommend_breaks_cost_ties_by_latency() -> None:
         {"quality": 0.2, "cost": 0.0, "latency": 10.0},
     ]
     i, reason = recommend(points, latency="latency")
-    assert i == 1 and "fastest of 2 equally cheap points" in reason
+    assert i == 1 and reason == "the fastest of 2 points within 1% of the best quality (0.8) at the same cost (0)"
 
 
 def test_recommend_needs_a_scored_point() -> None:

@@ -87,10 +87,12 @@ def recommend(
     cost: str = "cost",
     latency: str | None = None,
     tolerance: float = TOLERANCE,
+    label: str | None = None,
 ) -> tuple[int, str]:
     """The point to pick and why: the cheapest point whose quality is within ``tolerance``
     (relative) of the best quality; among equally cheap ones the fastest (when ``latency``
-    is given), then the better one, then the first."""
+    is given), then the better one, then the first. ``label`` names the quality in the reason
+    (the metric, such as rouge_l)."""
     scored = [i for i, p in enumerate(points) if p.get(quality) is not None and p.get(cost) is not None]
     if not scored:
         raise InvalidError(
@@ -107,15 +109,18 @@ def recommend(
 
     pick = min(near, key=rank)
     q, c = float(points[pick][quality]), float(points[pick][cost])
+    name = label or quality
     pct = f"{tolerance:.0%}" if tolerance * 100 == int(tolerance * 100) else f"{tolerance:.1%}"
-    if float(points[best][cost]) <= c or pick == best:
-        reason = f"the best {quality} ({q:.4g}) at cost {c:.4g}; no cheaper point comes within {pct} of it"
-    else:
+    ties = [i for i in near if float(points[i][cost]) == c]
+    if c < float(points[best][cost]):
         reason = (
-            f"the cheapest point within {pct} of the best {quality}: {q:.4g} vs {top:.4g} "
+            f"the cheapest point within {pct} of the best {name}: {q:.4g} vs {top:.4g} "
             f"at cost {c:.4g} instead of {float(points[best][cost]):.4g}"
         )
-    others = [i for i in near if i != pick and float(points[i][cost]) == c]
-    if latency and others:
-        reason += f"; the fastest of {len(others) + 1} equally cheap points"
+    elif latency and len(ties) > 1:
+        reason = (
+            f"the fastest of {len(ties)} points within {pct} of the best {name} ({top:.4g}) at the same cost ({c:.4g})"
+        )
+    else:
+        reason = f"the best {name} ({q:.4g}) at cost {c:.4g}; no cheaper point comes within {pct} of it"
     return pick, reason

@@ -169,7 +169,7 @@ class SweepRun:
         gains = marginal_gains(points)
         for step in gains:
             points[step["to"]]["marginal_gain"] = step["gain_per_cost"]
-        pick, reason = recommend(points, latency="latency_ms")
+        pick, reason = recommend(points, latency="latency_ms", label=self.objective)
         return {
             "app": parse_ref(self.spec.app, "app").asset, "base": self.base.ref, "suite": self.suite.ref,
             "objective": self.objective, "method": self.spec.method, "spec": self.spec.to_dict(),
