@@ -54,3 +54,37 @@ def test_compare_report_renders_in_chromium(tmp_path: Path) -> None:
             browser.close()
     assert errors == []
     assert [u for u in requests if not u.startswith("file://")] == []
+
+
+def test_sweep_report_renders_in_chromium(tmp_path: Path) -> None:
+    pytest.importorskip("plotly", reason="reports need the eval extra: pip install 'rippleops[eval]'")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    if not CHROMIUM.is_file():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)")
+    from rippleops.services.eval_report import render_sweep_html
+
+    points = [
+        {"knobs": {"k": k, "mode": HOSTILE if k == 2 else "vector"}, "app": f"app/bot:{k}", "run": k,
+         "quality": 0.3 + 0.05 * k, "cost": 0.001 * k, "latency_ms": 500.0 + k}
+        for k in (1, 2, 4)
+    ]  # fmt: skip
+    result = {"app": "app/bot", "objective": "rouge_l", "points": points, "front": [0, 1, 2],
+              "recommendation": {"index": 1, "reason": "the knee"}}  # fmt: skip
+    path = write_report(tmp_path / "sweep.html", render_sweep_html(result))
+    errors: list[str] = []
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+        )
+        try:
+            page = browser.new_page()
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("dialog", lambda d: (errors.append(f"dialog: {d.message}"), d.dismiss()))
+            page.goto(path.as_uri())
+            page.wait_for_selector("#figure-sweep .main-svg", timeout=30_000)
+            assert page.locator("#figure-sweep .scatterlayer .point").count() >= 4  # 3 points + the star
+            assert HOSTILE in page.locator("#points").inner_text()
+        finally:
+            browser.close()
+    assert errors == []

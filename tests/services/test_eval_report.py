@@ -92,8 +92,10 @@ def test_sweep_report_highlights_the_front_and_escapes_knobs() -> None:
     assert HOSTILE not in html
     assert html.count('class="front"') == 2 and "the best rouge_l (0.52)" in html
     fig = figures(html)["sweep"]
-    front = next(t for t in fig["data"] if t["name"] == "Pareto front")
+    front = next(t for t in fig["data"] if t["name"] == "Pareto front (quality, cost, latency)")
     assert front["y"] == [0.31, 0.52] and "k=4" in front["text"][1]
+    line = next(t for t in fig["data"] if t["name"] == "quality-cost front")
+    assert line["x"] == [0.001, 0.004] and line["mode"] == "lines"
 
 
 def test_write_report_replaces_the_file_whole(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ import jinja2
 from markupsafe import Markup
 
 from rippleops.domain.eval_compare import is_lower_better, output_text, score_of
+from rippleops.domain.pareto import pareto_front
 from rippleops.domain.records import CompareRecord, EvalRunRecord, EvalSampleRecord
 from rippleops.errors import InvalidError
 
@@ -217,18 +218,38 @@ def render_sweep_html(result: Mapping[str, Any]) -> str:
     points: list[Mapping[str, Any]] = list(result.get("points", []))
     front = set(result.get("front", []))
     fig = go.Figure()
-    for on_front in (False, True):
-        chosen = [(i, p) for i, p in enumerate(points) if (i in front) == on_front and p.get("quality") is not None]
-        if on_front:
-            chosen.sort(key=lambda ip: (ip[1].get("cost") or 0.0, ip[1].get("quality") or 0.0))
+    scored = [(i, p) for i, p in enumerate(points) if p.get("quality") is not None]
+    # the line: the quality-cost front, where the marginal gains are measured, cheapest first
+    line = sorted(pareto_front(points, [("quality", "max"), ("cost", "min")]), key=lambda i: (points[i]["cost"], i))
+    groups = [
+        ("other points", [(i, p) for i, p in scored if i not in front], "markers", _COLORS["point"], 9),
+        (
+            "Pareto front (quality, cost, latency)",
+            [(i, p) for i, p in scored if i in front],
+            "markers",
+            _COLORS["front"],
+            12,
+        ),
+        ("quality-cost front", [(i, points[i]) for i in line], "lines", _COLORS["front"], 0),
+    ]
+    for name, chosen, mode, color, size in groups:
         fig.add_trace(
             go.Scatter(
-                x=[p.get("cost") or 0.0 for _, p in chosen], y=[p.get("quality") for _, p in chosen],
-                mode="lines+markers" if on_front else "markers",
-                name="Pareto front" if on_front else "other points",
-                marker={"size": 12 if on_front else 9, "color": _COLORS["front" if on_front else "point"]},
+                x=[p.get("cost") or 0.0 for _, p in chosen], y=[p.get("quality") for _, p in chosen], mode=mode,
+                name=name, marker={"size": size, "color": color}, line={"color": color, "width": 2},
                 text=[_knob_text(i, p) for i, p in chosen],
                 hovertemplate="%{text}<br>quality %{y:.4g}<br>cost %{x:.4g}<extra></extra>",
+                hoverinfo="skip" if mode == "lines" else None,
+            )
+        )  # fmt: skip
+    rec = result.get("recommendation") or {}
+    if isinstance(rec.get("index"), int) and 0 <= rec["index"] < len(points):
+        pick = points[rec["index"]]
+        fig.add_trace(
+            go.Scatter(
+                x=[pick.get("cost") or 0.0], y=[pick.get("quality")], mode="markers", name="recommended",
+                marker={"size": 22, "symbol": "star-open", "color": "#222", "line": {"width": 2}},
+                text=[_knob_text(rec["index"], pick)], hovertemplate="%{text}<extra>recommended</extra>",
             )
         )  # fmt: skip
     objective = str(result.get("objective", "quality"))
