@@ -27,12 +27,15 @@ from rippleops.cli import (
     secret,
     serve,
     server,
+    sweep,
     synth,
     trace,
 )
 from rippleops.cli import (
     app as app_cli,
 )
+from rippleops.cli import eval as eval_cli
+from rippleops.cli import suite as suite_cli
 from rippleops.cli.common import GlobalOptions, RippleGroup, echo, settings
 from rippleops.domain.refs import validate_name
 from rippleops.errors import InvalidError
@@ -68,9 +71,12 @@ app.add_typer(project.app, name="project")
 app.add_typer(server.app, name="server")
 app.add_typer(db.app, name="db")
 app.add_typer(deploy.app, name="deploy")
+app.add_typer(suite_cli.app, name="suite")
+app.add_typer(eval_cli.app, name="eval")
 app.command("lineage")(asset.lineage)
 app.command("whoami")(access.whoami)
 app.command("serve")(serve.serve)
+app.command("sweep")(sweep.sweep)  # issue 6: knob sweeps
 
 
 def _version(value: bool) -> None:

@@ -505,9 +505,10 @@ class CompareRecord(Record):
     comparable: bool = True
     reason: str = ""  # why not comparable
     deltas: list[MetricDelta] = Field(default_factory=list)
-    regressions: list[dict[str, Any]] = Field(
-        default_factory=list
-    )  # {key, metric, a, b, delta, input, output_a, output_b}
+    # each {key, metric, a, b, delta, input, expected, output_a, output_b}, worst first per metric
+    regressions: list[dict[str, Any]] = Field(default_factory=list)
+    # added by the report work: metric -> {"a": [...], "b": [...]} paired scores, for the report's distributions
+    scores: dict[str, dict[str, list[float]]] = Field(default_factory=dict)
 
 
 # -- the ripple engine (issue 6) -----------------------------------------------------------------

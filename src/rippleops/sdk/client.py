@@ -17,11 +17,14 @@ from rippleops.sdk.collections import Assets, Audit, Projects, Roles, Secrets, T
 from rippleops.sdk.datasets import Datasets
 from rippleops.sdk.deployments import Deployments
 from rippleops.sdk.embedders import Embedders
+from rippleops.sdk.evals import Evals
 from rippleops.sdk.indexes import Indexes
 from rippleops.sdk.jobs import Jobs
 from rippleops.sdk.models import Models
 from rippleops.sdk.policies import Policies
 from rippleops.sdk.prompts import Prompts
+from rippleops.sdk.suites import Suites
+from rippleops.sdk.sweeps import Sweeps
 from rippleops.sdk.synth import Synth
 from rippleops.sdk.traces import TraceApi, Traces
 from rippleops.sdk.transport import Transport
@@ -34,7 +37,7 @@ class Client:
 
     Collections: ``prompts``, ``assets``, ``jobs``, ``audit``, ``projects``, ``users``,
     ``tokens``, ``roles``, ``secrets``, ``models``, ``indexes`` (and ``rp.search(...)``), ``datasets``, ``embedders``, ``synth``,
-    ``policies``, ``apps``, ``deployments``, ``traces`` (and ``rp.trace`` to trace your own code). Every call takes
+    ``policies``, ``apps``, ``deployments``, ``traces``, ``suites``, ``evals``, ``sweeps`` (and ``rp.trace`` to trace your own code). Every call takes
     ``project=`` to leave the client's project.
     """
 
@@ -78,9 +81,12 @@ class Client:
         self.indexes = Indexes(self)
         self.synth = Synth(self)
         self.traces = Traces(self)
+        self.suites = Suites(self)
+        self.evals = Evals(self)
         self.trace = TraceApi(self)
         self.apps = Apps(self)
         self.deployments = Deployments(self)
+        self.sweeps = Sweeps(self)  # issue 6: knob sweeps
 
     @property
     def is_remote(self) -> bool:

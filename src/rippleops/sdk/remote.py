@@ -50,6 +50,7 @@ from rippleops.sdk._http import ref_segment as _ref_segment
 from rippleops.sdk.app_transport import RemoteApps
 from rippleops.sdk.dataset_transport import RemoteDatasets
 from rippleops.sdk.deployment_transport import RemoteDeployments
+from rippleops.sdk.eval_transport import RemoteEvals
 from rippleops.sdk.model_transport import RemoteModels
 from rippleops.sdk.policy_transport import RemotePolicies
 from rippleops.sdk.trace_transport import RemoteTraces
@@ -89,7 +90,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 class RemoteTransport(
-    RemoteTraces, RemoteApps, RemoteModels, RemoteDatasets, RemoteDeployments, RemotePolicies, Transport
+    RemoteEvals, RemoteTraces, RemoteApps, RemoteModels, RemoteDatasets, RemoteDeployments, RemotePolicies, Transport
 ):
     """Every operation as one HTTP request to a Ripple server.
 

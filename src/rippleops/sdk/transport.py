@@ -22,7 +22,11 @@ from rippleops.domain.records import (
     AssetRecord,
     AuditEventRecord,
     AuditVerifyRecord,
+    CompareRecord,
     EmbeddingRecord,
+    EvalRunRecord,
+    EvalSampleRecord,
+    GateReport,
     GenerationRecord,
     IndexRecord,
     JobLogRecord,
@@ -267,6 +271,31 @@ class Transport(ABC):
     def check_policy(
         self, project: str, ref: str, text: str, stage: str, context: dict[str, Any] | None
     ) -> GuardResult: ...
+
+    # suites and eval runs (issue 6): suite versions (their list, versions and labels are the
+    # generic asset calls); runs are eval.run jobs; reading runs, samples, gates, comparisons
+    @abstractmethod
+    def create_suite(self, project: str, name: str, spec: dict[str, Any]) -> VersionRecord: ...
+    @abstractmethod
+    def get_suite(self, project: str, ref: str) -> VersionRecord: ...
+    @abstractmethod
+    def init_judge_prompts(self, project: str) -> list[PromptRecord]: ...
+    @abstractmethod
+    def get_eval_run(self, project: str, run_id: int) -> EvalRunRecord: ...
+    @abstractmethod
+    def list_eval_runs(
+        self, project: str, *, suite: str | None, target: str | None, state: str | None, limit: int
+    ) -> list[EvalRunRecord]: ...
+    @abstractmethod
+    def eval_samples(self, project: str, run_id: int, *, offset: int, limit: int | None) -> list[EvalSampleRecord]: ...
+    @abstractmethod
+    def gate_eval_run(self, project: str, run_id: int, baseline: int | None) -> GateReport: ...
+    @abstractmethod
+    def compare_eval_runs(self, project: str, run_a: int, run_b: int, top: int) -> CompareRecord: ...
+    @abstractmethod
+    def eval_report_html(self, project: str, run_id: int) -> str: ...
+    @abstractmethod
+    def eval_compare_html(self, project: str, run_a: int, run_b: int) -> str: ...
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

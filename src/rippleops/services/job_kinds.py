@@ -5,7 +5,7 @@ bad request fails at once, not in a worker); its ``build`` binds the services th
 and returns the job function ``fn(context, params) -> JSON result`` that an executor runs.
 
 Each area defines its kinds in its own module (a :class:`~rippleops.services.job_env.JobKind`)
-and lists them in :data:`KINDS` below. Kinds so far: ``prompt.import``, ``index.build``, ``dataset.import``, ``synth.generate``.
+and lists them in :data:`KINDS` below. Kinds so far: ``prompt.import``, ``index.build``, ``dataset.import``, ``synth.generate``, ``eval.run``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ from rippleops.domain.refs import validate_name
 from rippleops.errors import InvalidError, RippleError
 from rippleops.runtime.executor import JobCancelled, JobContext, JobFunction
 from rippleops.services.dataset_jobs import DATASET_IMPORT
+from rippleops.services.evals import EVAL_RUN
 from rippleops.services.indexes import INDEX_BUILD
 from rippleops.services.job_env import JobEnv, JobKind
+from rippleops.services.sweeps import SWEEP_RUN
 from rippleops.services.synth import SYNTH_GENERATE
 
 PROMPT_SUFFIXES = (".json", ".yaml", ".yml")
@@ -131,6 +133,7 @@ PROMPT_IMPORT = JobKind(
     build=_build_import,
 )
 
-KINDS: dict[str, JobKind] = {k.name: k for k in (PROMPT_IMPORT, INDEX_BUILD, DATASET_IMPORT, SYNTH_GENERATE)}
+KINDS: dict[str, JobKind] = {k.name: k for k in (PROMPT_IMPORT, INDEX_BUILD, DATASET_IMPORT, SYNTH_GENERATE, EVAL_RUN)}
+KINDS[SWEEP_RUN.name] = SWEEP_RUN  # issue 6: knob sweeps
 
 __all__ = ["KINDS", "PROMPT_IMPORT", "JobEnv", "JobKind", "PromptImportError"]

@@ -12,6 +12,7 @@ from rippleops.server.routers import (
     datasets,
     deployments,
     embedders,
+    evals,
     indexes,
     jobs,
     members,
@@ -21,6 +22,7 @@ from rippleops.server.routers import (
     projects,
     prompts,
     secrets,
+    sweeps,
     traces,
     users,
 )
@@ -45,4 +47,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     apps.router,
     apps.invoke_router,
     deployments.router,
+    evals.suites,
+    evals.router,
+    sweeps.router,  # issue 6: knob sweeps
 )
