@@ -27,12 +27,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pyarrow as pa
-
 from _common import fresh_home
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 
-from eval_support import P, PROVENANCE
+from eval_support import PROVENANCE, P
 from rippleops.domain.prompts import parse_spec
 from rippleops.services import Services
 
