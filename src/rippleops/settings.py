@@ -52,7 +52,8 @@ and before the vector table is written) and ``vector.before_complete`` (in a vec
 ``create_table``, after the rows and indexes are written, before the table is marked complete
 (LanceDB) or its transaction commits (pgvector)) and ``trace.before_write`` (in the trace
 writer, before a batch of spans is written: spans acknowledged to OTLP clients are then only
-in the spool).
+in the spool). ``eval.after_sample`` (in an eval run, right after the second sample this
+process scored is stored: a resumed run must keep it and not call the target for it again).
 """
 
 from __future__ import annotations

@@ -164,7 +164,7 @@ def gate(
     A run does not pass when a gate fails, or when a regression gate cannot be decided
     because the baseline ran on another dataset version.
 
-    Example (CI): ripple eval gate 12 || exit 1
+    Example: ripple eval gate 12  (in CI: a failing gate fails the step)
     """
     with client(ctx) as rp:
         rep = rp.evals.gate(run_id, baseline=baseline)
