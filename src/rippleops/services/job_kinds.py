@@ -5,7 +5,7 @@ bad request fails at once, not in a worker); its ``build`` binds the services th
 and returns the job function ``fn(context, params) -> JSON result`` that an executor runs.
 
 Each area defines its kinds in its own module (a :class:`~rippleops.services.job_env.JobKind`)
-and lists them in :data:`KINDS` below. Kinds so far: ``prompt.import``, ``index.build``, ``dataset.import``, ``synth.generate``.
+and lists them in :data:`KINDS` below. Kinds so far: ``prompt.import``, ``index.build``, ``dataset.import``, ``synth.generate``, ``ripple.apply``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from rippleops.runtime.executor import JobCancelled, JobContext, JobFunction
 from rippleops.services.dataset_jobs import DATASET_IMPORT
 from rippleops.services.indexes import INDEX_BUILD
 from rippleops.services.job_env import JobEnv, JobKind
+from rippleops.services.ripple import RIPPLE_APPLY
 from rippleops.services.synth import SYNTH_GENERATE
 
 PROMPT_SUFFIXES = (".json", ".yaml", ".yml")
@@ -131,6 +132,8 @@ PROMPT_IMPORT = JobKind(
     build=_build_import,
 )
 
-KINDS: dict[str, JobKind] = {k.name: k for k in (PROMPT_IMPORT, INDEX_BUILD, DATASET_IMPORT, SYNTH_GENERATE)}
+KINDS: dict[str, JobKind] = {
+    k.name: k for k in (PROMPT_IMPORT, INDEX_BUILD, DATASET_IMPORT, SYNTH_GENERATE, RIPPLE_APPLY)
+}
 
 __all__ = ["KINDS", "PROMPT_IMPORT", "JobEnv", "JobKind", "PromptImportError"]

@@ -1,0 +1,216 @@
+"""Loading a project's version graph for the ripple engine: a few bulk Core selects (no ORM
+objects), cached per project until a version, a label move or an eval run is added.
+
+Estimates of plan steps come from past runs here too (index builds from the jobs table,
+eval runs from eval_runs)."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Table, func, select
+from sqlalchemy.orm import Session
+
+from rippleops.domain.indexes import CODE_VERSION as INDEX_CODE_VERSION
+from rippleops.domain.records import Estimate, PlanRecord
+from rippleops.domain.ripple import EdgeRow, Graph, VersionRow
+from rippleops.store.models import Asset, Job, Label, LabelEvent, Version, VersionInput
+from rippleops.store.models.evals import EvalRun
+
+A = cast(Table, Asset.__table__)
+V = cast(Table, Version.__table__)
+VI = cast(Table, VersionInput.__table__)
+L = cast(Table, Label.__table__)
+LE = cast(Table, LabelEvent.__table__)
+ER = cast(Table, EvalRun.__table__)
+J = cast(Table, Job.__table__)
+
+#: the builder code version of each kind whose recipe records one
+CODE_VERSIONS = {"index": INDEX_CODE_VERSION}
+REDEPLOY_SECONDS = 5.0
+MAX_CACHED = 32
+
+
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    generation: tuple[Any, ...]
+    graph: Graph
+
+
+class GraphLoader:
+    def __init__(self) -> None:
+        self._cache: dict[int, _Cached] = {}
+        self._lock = threading.Lock()
+
+    def load(self, s: Session, project_id: int) -> Graph:
+        gen = _generation(s, project_id)
+        with self._lock:
+            hit = self._cache.get(project_id)
+        if hit is not None and hit.generation == gen:
+            return hit.graph
+        graph = _load(s, project_id)
+        with self._lock:
+            if len(self._cache) >= MAX_CACHED:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[project_id] = _Cached(gen, graph)
+        return graph
+
+
+def _generation(s: Session, project_id: int) -> tuple[Any, ...]:
+    """Cheap: versions and label events only grow, so their max ids say whether anything moved."""
+    assets = select(A.c.id).where(A.c.project_id == project_id).scalar_subquery()
+    q = select(
+        select(func.max(V.c.id)).where(V.c.asset_id.in_(assets)).scalar_subquery(),
+        select(func.max(LE.c.id)).where(LE.c.asset_id.in_(assets)).scalar_subquery(),
+        select(func.max(ER.c.id)).where(ER.c.project_id == project_id).scalar_subquery(),
+        select(func.count(L.c.id)).where(L.c.asset_id.in_(assets)).scalar_subquery(),
+    )
+    return tuple(s.execute(q).one())
+
+
+def _load(s: Session, project_id: int) -> Graph:
+    rows = s.execute(
+        select(V.c.id, A.c.kind, A.c.name, V.c.number, V.c.hash, V.c.recipe, A.c.latest_version)
+        .join(A, A.c.id == V.c.asset_id)
+        .where(A.c.project_id == project_id)
+    ).all()
+    envs = dict(
+        s.execute(
+            select(V.c.id, V.c.content)
+            .join(A, A.c.id == V.c.asset_id)
+            .where(A.c.project_id == project_id, A.c.kind == "deployment")
+        ).all()
+    )
+    versions = []
+    latest: dict[str, int] = {}
+    for vid, kind, name, number, digest, recipe, asset_latest in rows:
+        code = recipe.get("code_version") if isinstance(recipe, dict) else None
+        env = (envs.get(vid) or {}).get("env") if kind == "deployment" else None
+        versions.append(VersionRow(vid, kind, name, number, digest, bool(recipe), code, env))
+        latest[f"{kind}/{name}"] = asset_latest
+    edges = [
+        EdgeRow(*r)
+        for r in s.execute(
+            select(VI.c.version_id, VI.c.input_version_id, VI.c.ref, VI.c.input_hash, VI.c.role)
+            .join(V, V.c.id == VI.c.version_id)
+            .join(A, A.c.id == V.c.asset_id)
+            .where(A.c.project_id == project_id)
+        ).all()
+    ]
+    labels: dict[str, dict[str, int]] = defaultdict(dict)
+    for kind, name, label, number in s.execute(
+        select(A.c.kind, A.c.name, L.c.name, L.c.version_number)
+        .join(A, A.c.id == L.c.asset_id)
+        .where(A.c.project_id == project_id)
+    ).all():
+        labels[f"{kind}/{name}"][label] = number
+    return Graph(versions, edges, labels, latest=latest, suites=_suites(s, project_id), code_versions=CODE_VERSIONS)
+
+
+def _suites(s: Session, project_id: int) -> dict[str, set[str]]:
+    """Target asset -> suite assets: from suite content ``targets`` and from past eval runs."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for name, content in s.execute(
+        select(A.c.name, V.c.content)
+        .join(V, (V.c.asset_id == A.c.id) & (V.c.number == A.c.latest_version))
+        .where(A.c.project_id == project_id, A.c.kind == "suite")
+    ).all():
+        for target in (content or {}).get("targets") or []:
+            if isinstance(target, str):
+                out[target.split("@")[0].split(":")[0]].add(f"suite/{name}")
+    names = {
+        aid: f"{k}/{n}"
+        for aid, k, n in s.execute(select(A.c.id, A.c.kind, A.c.name).where(A.c.project_id == project_id))
+    }
+    for suite_id, target_id in s.execute(
+        select(ER.c.suite_asset_id, ER.c.target_asset_id).where(ER.c.project_id == project_id).distinct()
+    ).all():
+        if suite_id in names and target_id in names:
+            out[names[target_id]].add(names[suite_id])
+    return out
+
+
+# -- estimates -----------------------------------------------------------------------------------
+
+
+def estimate(s: Session, project_id: int, plan: PlanRecord) -> PlanRecord:
+    """Fill each step's estimate from past runs and the plan's total."""
+    builds = _index_build_seconds(s, project_id)
+    evals = _eval_means(s, project_id)
+    total_s, total_tokens, total_cost = 0.0, 0, 0.0
+    steps = []
+    for step in plan.steps:
+        asset = step.target.rsplit(":", 1)[0]
+        if step.action == "rebuild" and step.kind in ("app", "suite"):
+            est = Estimate(seconds=0.0, tokens=0, cost=0.0, basis="metadata only")
+        elif step.action == "rebuild" and step.kind == "index" and asset in builds:
+            runs = builds[asset]
+            est = Estimate(
+                seconds=round(sum(runs) / len(runs), 2),
+                tokens=0,
+                cost=0.0,
+                basis=f"mean of {len(runs)} index.build job{'s' * (len(runs) != 1)} of {asset}",
+            )
+        elif step.action == "re-evaluate" and (step.suite, asset) in evals:
+            n, sec, tok, cost = evals[(step.suite or "", asset)]
+            est = Estimate(
+                seconds=round(sec, 2), tokens=int(tok), cost=round(cost, 6),
+                basis=f"mean of {n} eval run{'s' * (n != 1)} of {step.suite} on {asset}",
+            )  # fmt: skip
+        elif step.action == "redeploy":
+            est = Estimate(seconds=REDEPLOY_SECONDS, basis="no past run (a typical redeploy)")
+        elif step.action == "review":
+            est = Estimate(basis="a person reviews it")
+        else:
+            est = Estimate(basis="no past run")
+        total_s += est.seconds or 0.0
+        total_tokens += est.tokens or 0
+        total_cost += est.cost or 0.0
+        steps.append(step.model_copy(update={"estimate": est}))
+    known = sum(1 for st in steps if st.estimate.seconds is not None)
+    total = Estimate(
+        seconds=round(total_s, 2), tokens=total_tokens, cost=round(total_cost, 6),
+        basis=f"sum over {known} of {len(steps)} steps with an estimate",
+    )  # fmt: skip
+    return plan.model_copy(update={"steps": steps, "estimate": total})
+
+
+def _index_build_seconds(s: Session, project_id: int) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = defaultdict(list)
+    rows = s.execute(
+        select(J.c.params, J.c.started_at, J.c.finished_at)
+        .where(J.c.project_id == project_id, J.c.kind == "index.build", J.c.state == "succeeded")
+        .order_by(J.c.id.desc())
+        .limit(500)
+    ).all()
+    for params, started, finished in rows:
+        if started is not None and finished is not None and isinstance(params, dict) and params.get("name"):
+            out[f"index/{params['name']}"].append(max(0.0, (finished - started).total_seconds()))
+    return out
+
+
+def _eval_means(s: Session, project_id: int) -> dict[tuple[str, str], tuple[int, float, float, float]]:
+    names = {
+        aid: f"{k}/{n}"
+        for aid, k, n in s.execute(select(A.c.id, A.c.kind, A.c.name).where(A.c.project_id == project_id))
+    }
+    q = (
+        select(
+            ER.c.suite_asset_id,
+            ER.c.target_asset_id,
+            func.count(),
+            func.avg(ER.c.duration_s),
+            func.avg(ER.c.tokens),
+            func.avg(ER.c.cost),
+        )
+        .where(ER.c.project_id == project_id, ER.c.state == "succeeded")
+        .group_by(ER.c.suite_asset_id, ER.c.target_asset_id)
+    )
+    out = {}
+    for suite_id, target_id, n, sec, tok, cost in s.execute(q).all():
+        if suite_id in names and target_id in names:
+            out[(names[suite_id], names[target_id])] = (int(n), float(sec or 0), float(tok or 0), float(cost or 0))
+    return out
