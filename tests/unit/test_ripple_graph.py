@@ -131,7 +131,9 @@ def test_stale_recipe_code_version_and_early_cutoff() -> None:
     )  # fmt: skip
     assert g.stale().items == []  # the latest index matches; the old one is history
     assert {r.ref for r in g.stale(all=True).items} == {"index/i:1"}
-    g2 = Graph(list(g.versions.values()), [e for es in g.inputs.values() for e in es], {}, code_versions={"index": "newer"})
+    g2 = Graph(
+        list(g.versions.values()), [e for es in g.inputs.values() for e in es], {}, code_versions={"index": "newer"}
+    )
     items = g2.stale().items
     assert [(r.ref, r.reasons[0].input) for r in items] == [("index/i:2", "recipe"), ("app/x:1", "index/i")]
     assert items[1].transitive

@@ -22,6 +22,7 @@ from rippleops.sdk.jobs import Jobs
 from rippleops.sdk.models import Models
 from rippleops.sdk.policies import Policies
 from rippleops.sdk.prompts import Prompts
+from rippleops.sdk.ripple import Ripple
 from rippleops.sdk.synth import Synth
 from rippleops.sdk.traces import TraceApi, Traces
 from rippleops.sdk.transport import Transport
@@ -34,7 +35,7 @@ class Client:
 
     Collections: ``prompts``, ``assets``, ``jobs``, ``audit``, ``projects``, ``users``,
     ``tokens``, ``roles``, ``secrets``, ``models``, ``indexes`` (and ``rp.search(...)``), ``datasets``, ``embedders``, ``synth``,
-    ``policies``, ``apps``, ``deployments``, ``traces`` (and ``rp.trace`` to trace your own code). Every call takes
+    ``policies``, ``apps``, ``deployments``, ``ripple``, ``traces`` (and ``rp.trace`` to trace your own code). Every call takes
     ``project=`` to leave the client's project.
     """
 
@@ -81,6 +82,7 @@ class Client:
         self.trace = TraceApi(self)
         self.apps = Apps(self)
         self.deployments = Deployments(self)
+        self.ripple = Ripple(self)  # issue 6: the ripple engine
 
     @property
     def is_remote(self) -> bool:

@@ -36,6 +36,7 @@ from rippleops.sdk.app_transport import EmbeddedApps
 from rippleops.sdk.dataset_transport import EmbeddedDatasets
 from rippleops.sdk.deployment_transport import EmbeddedDeployments
 from rippleops.sdk.policy_transport import EmbeddedPolicies
+from rippleops.sdk.ripple_transport import EmbeddedRipple
 from rippleops.sdk.trace_transport import EmbeddedTraces
 from rippleops.sdk.transport import NOT_MODIFIED, NotModified, Transport, prompt_etag
 from rippleops.services import Services
@@ -43,7 +44,7 @@ from rippleops.settings import Settings
 
 
 class EmbeddedTransport(
-    EmbeddedTraces, EmbeddedApps, EmbeddedDatasets, EmbeddedDeployments, EmbeddedPolicies, Transport
+    EmbeddedTraces, EmbeddedApps, EmbeddedDatasets, EmbeddedDeployments, EmbeddedPolicies, EmbeddedRipple, Transport
 ):
     """Acts as the user whose token is given, or whose token ``ripple init`` left in the home."""
 

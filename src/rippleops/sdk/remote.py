@@ -52,6 +52,7 @@ from rippleops.sdk.dataset_transport import RemoteDatasets
 from rippleops.sdk.deployment_transport import RemoteDeployments
 from rippleops.sdk.model_transport import RemoteModels
 from rippleops.sdk.policy_transport import RemotePolicies
+from rippleops.sdk.ripple_transport import RemoteRipple
 from rippleops.sdk.trace_transport import RemoteTraces
 from rippleops.sdk.transport import NOT_MODIFIED, NotModified, Transport
 
@@ -89,7 +90,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 class RemoteTransport(
-    RemoteTraces, RemoteApps, RemoteModels, RemoteDatasets, RemoteDeployments, RemotePolicies, Transport
+    RemoteTraces, RemoteApps, RemoteModels, RemoteDatasets, RemoteDeployments, RemotePolicies, RemoteRipple, Transport
 ):
     """Every operation as one HTTP request to a Ripple server.
 

@@ -20,6 +20,7 @@ from rippleops.server.routers import (
     policies,
     projects,
     prompts,
+    ripple,
     secrets,
     traces,
     users,
@@ -45,4 +46,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     apps.router,
     apps.invoke_router,
     deployments.router,
+    ripple.router,  # issue 6: the ripple engine
 )
