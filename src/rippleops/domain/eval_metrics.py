@@ -17,12 +17,16 @@ never as NaN.
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from rippleops.domain import eval_judge
+from rippleops.domain.retrieval_metrics import query_metrics
 from rippleops.errors import InvalidError
 
 #: texts -> one unit-length row vector per text (numpy array of shape (n, dim))
@@ -207,3 +211,218 @@ register(MetricKind("guard_block_rate", _field("blocked"), {}, "1 when a guard b
 
 #: metrics every run records besides the suite's own (from the call itself)
 ALWAYS = ("latency_ms", "tokens", "cost", "guard_block_rate")
+EVAL_EXTRA = "pip install 'rippleops[eval]'"
+
+
+# -- helpers the metric modules share -----------------------------------------------------------
+
+
+def input_text(sample: Sample) -> str:
+    """The sample's input as text: a string as is; of a dict of prompt variables, its
+    ``question``/``input``/``query`` value, else the dict as JSON."""
+    value = sample.input
+    if isinstance(value, Mapping):
+        for key in ("question", "input", "query", "text"):
+            if isinstance(value.get(key), str):
+                return str(value[key])
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return "" if value is None else str(value)
+
+
+def embed_texts(ctx: MetricContext, metric: str, texts: Sequence[str]) -> list[list[float]]:
+    """Embed ``texts`` with the context's embedder, as plain float rows."""
+    if ctx.embed is None:
+        raise MetricError(f"{metric} needs an embedder and none was bound for this run (set `embedder:` in the metric)")
+    rows = ctx.embed(list(texts))
+    out = [[float(x) for x in row] for row in rows]
+    if len(out) != len(texts):
+        raise MetricError(f"{metric}: the embedder gave {len(out)} vectors for {len(texts)} texts")
+    return out
+
+
+def cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    """Cosine similarity (0.0 when either vector is all zeros)."""
+    na = math.sqrt(math.fsum(x * x for x in a))
+    nb = math.sqrt(math.fsum(x * x for x in b))
+    if na == 0.0 or nb == 0.0:
+        return 0.0
+    return max(-1.0, min(1.0, math.fsum(x * y for x, y in zip(a, b, strict=True)) / (na * nb)))
+
+
+def judged(
+    ctx: MetricContext,
+    metric: str,
+    model: str,
+    messages: list[dict[str, str]],
+    parse: Callable[[str], Any],
+    *,
+    retries: int,
+    correction: str,
+    wants: str = "score",
+) -> Any:
+    """Ask the judge ``model`` (bound in ``ctx.chat``) through :func:`eval_judge.ask`; its failures
+    become a :class:`MetricError` for this sample."""  # fmt: skip
+    chat = ctx.chat.get(model)
+    if chat is None:
+        raise MetricError(f"{metric}: the judge {model} was not bound for this run (the eval service binds `model:`)")
+    try:
+        return eval_judge.ask(chat, model, messages, parse, retries=retries, correction=correction, wants=wants)
+    except eval_judge.JudgeError as exc:
+        raise MetricError(str(exc)) from exc
+
+
+def rendered(ctx: MetricContext, metric: str, prompt: str, variables: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The rubric prompt ``prompt`` (bound in ``ctx.prompts``) rendered as chat messages."""
+    render = ctx.prompts.get(prompt)
+    if render is None:
+        raise MetricError(
+            f"{metric}: the rubric {prompt} was not bound for this run (the eval service binds `prompt:`)"
+        )
+    try:
+        return eval_judge.as_messages(render(dict(variables)))
+    except InvalidError as exc:
+        raise MetricError(f"{metric}: the rubric {prompt} does not render: {exc.message}") from exc
+
+
+def check_ref(metric: str, setting: str, value: Any, kind: str) -> None:
+    if not isinstance(value, str) or not value.startswith(f"{kind}/") or len(value) <= len(kind) + 1:
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise InvalidError(
+            f"metric {metric}: `{setting}` must be {article} {kind} reference such as {kind}/NAME@production, not {value!r}"
+        )
+
+
+def check_int(metric: str, setting: str, value: Any, lo: int, hi: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise InvalidError(f"metric {metric}: `{setting}` must be a whole number from {lo} to {hi}, not {value!r}")
+
+
+def check_fraction(metric: str, setting: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+        raise InvalidError(f"metric {metric}: `{setting}` must be a number from 0 to 1, not {value!r}")
+
+
+# -- reference-based text metrics (the `eval` extra) ---------------------------------------------
+
+
+@functools.cache
+def _rouge_scorer(stemmer: bool) -> Any:
+    try:
+        from rouge_score import rouge_scorer  # type: ignore[import-untyped]  # optional extra: imported on first use
+    except ImportError as exc:
+        raise InvalidError(f"metric rouge_l needs the rouge-score package: {EVAL_EXTRA}") from exc
+    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=stemmer)
+
+
+def _rouge_l(sample: Sample, out: Outcome, ctx: MetricContext, s: Mapping[str, Any]) -> float:
+    exp = _expected(sample, "rouge_l")
+    return float(_rouge_scorer(bool(s["stemmer"])).score(exp, out.text)["rougeL"].fmeasure)
+
+
+def _bleu(sample: Sample, out: Outcome, ctx: MetricContext, s: Mapping[str, Any]) -> float:
+    exp = _expected(sample, "bleu")
+    try:
+        import sacrebleu  # optional extra: imported on first use
+    except ImportError as exc:
+        raise InvalidError(f"metric bleu needs the sacrebleu package: {EVAL_EXTRA}") from exc
+    return float(sacrebleu.sentence_bleu(out.text, [exp], lowercase=bool(s["lowercase"])).score) / 100.0
+
+
+def _semantic(sample: Sample, out: Outcome, ctx: MetricContext, s: Mapping[str, Any]) -> float:
+    exp = _expected(sample, "semantic_similarity")
+    got, want = embed_texts(ctx, "semantic_similarity", [out.text, exp])
+    return cosine(got, want)
+
+
+def _check_semantic(s: Mapping[str, Any]) -> None:
+    check_ref("semantic_similarity", "embedder", s["embedder"], "embedder")
+
+
+register(
+    MetricKind("rouge_l", _rouge_l, {"stemmer": True}, "ROUGE-L F-measure against the expected answer (rouge-score)")
+)
+register(MetricKind("bleu", _bleu, {"lowercase": False}, "sentence BLEU against the expected answer, 0..1 (sacrebleu)"))
+register(
+    MetricKind(
+        "semantic_similarity", _semantic, {"embedder": ...}, "cosine of output and expected answer embeddings",
+        needs=lambda s: (str(s["embedder"]),), check=_check_semantic,
+    )
+)  # fmt: skip
+
+
+# -- retrieval metrics per sample (the definitions of domain/retrieval_metrics) ------------------
+
+
+def _retrieval(name: str) -> Callable[[Sample, Outcome, MetricContext, Mapping[str, Any]], float]:
+    def fn(sample: Sample, out: Outcome, ctx: MetricContext, s: Mapping[str, Any]) -> float:
+        if not sample.relevant:
+            raise MetricError(
+                f"{name} needs relevant doc ids and sample {sample.key} has none (set `columns: relevant:` in the suite)"
+            )
+        k = int(s["k"])
+        scores = query_metrics(list(out.retrieved), dict.fromkeys(sample.relevant, 1), (k,))
+        if name == "mrr":  # MRR@k: a first relevant document below rank k counts as none
+            mrr = scores["mrr"]
+            return mrr if mrr >= 1.0 / k else 0.0
+        return scores[f"{name}@{k}"]
+
+    return fn
+
+
+def _check_k(name: str) -> Callable[[Mapping[str, Any]], None]:
+    return lambda s: check_int(name, "k", s["k"], 1, 10_000)
+
+
+for _name, _summary in (
+    ("hit_rate", "1 when a relevant doc is in the top k retrieved"),
+    ("recall", "relevant docs in the top k / all relevant docs"),
+    ("precision", "relevant docs in the top k / k"),
+    ("mrr", "1 / rank of the first relevant doc within the top k"),
+    ("ndcg", "nDCG of the top k retrieved"),
+):
+    register(MetricKind(_name, _retrieval(_name), {"k": 5}, _summary, check=_check_k(_name)))
+
+
+# -- LLM-as-judge ---------------------------------------------------------------------------------
+
+
+def judge_variables(sample: Sample, out: Outcome) -> dict[str, str]:
+    """What a rubric prompt is rendered with: question, answer, expected ("" when none), contexts."""
+    return {
+        "question": input_text(sample),
+        "answer": out.text,
+        "expected": "" if sample.expected is None else str(sample.expected),
+        "contexts": "\n\n".join(out.contexts),
+    }
+
+
+def _judge(sample: Sample, out: Outcome, ctx: MetricContext, s: Mapping[str, Any]) -> float:
+    lo, hi = int(s["scale_min"]), int(s["scale_max"])
+    messages = rendered(ctx, "judge", str(s["prompt"]), judge_variables(sample, out))
+    score = judged(
+        ctx, "judge", str(s["model"]), messages, lambda reply: eval_judge.parse_score(reply, lo, hi),
+        retries=int(s["retries"]), correction=eval_judge.score_correction(lo, hi),
+    )  # fmt: skip
+    return (float(score) - lo) / (hi - lo)
+
+
+def _check_judge(s: Mapping[str, Any]) -> None:
+    check_ref("judge", "prompt", s["prompt"], "prompt")
+    check_ref("judge", "model", s["model"], "model")
+    check_int("judge", "scale_min", s["scale_min"], -1000, 1000)
+    check_int("judge", "scale_max", s["scale_max"], -1000, 1000)
+    if s["scale_min"] >= s["scale_max"]:
+        raise InvalidError(f"metric judge: scale_min ({s['scale_min']}) must be below scale_max ({s['scale_max']})")
+    check_int("judge", "retries", s["retries"], 0, 10)
+
+
+register(
+    MetricKind(
+        "judge", _judge, {"prompt": ..., "model": ..., "scale_min": 1, "scale_max": 5, "retries": 2},
+        "a judge model's rating with a rubric prompt, scaled to 0..1",
+        needs=lambda s: (str(s["model"]), str(s["prompt"])), check=_check_judge,
+    )
+)  # fmt: skip
+
+# The RAG metrics register themselves in REGISTRY; imported last, as they build on the above.
+from rippleops.domain import rag_metrics as _rag_metrics  # noqa: E402, F401

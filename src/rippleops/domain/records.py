@@ -506,6 +506,8 @@ class CompareRecord(Record):
     reason: str = ""  # why not comparable
     deltas: list[MetricDelta] = Field(default_factory=list)
     regressions: list[dict[str, Any]] = Field(default_factory=list)  # {key, metric, a, b, delta, input, output_a, output_b}
+    # added by the report work: metric -> {"a": [...], "b": [...]} paired scores, for the report's distributions
+    scores: dict[str, dict[str, list[float]]] = Field(default_factory=dict)
 
 
 # -- the ripple engine (issue 6) -----------------------------------------------------------------

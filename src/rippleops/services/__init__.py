@@ -38,6 +38,7 @@ from rippleops.services.ripple import RippleService
 from rippleops.services.search import SearchService
 from rippleops.services.secrets import SecretService
 from rippleops.services.suites import SuiteService
+from rippleops.services.sweeps import SweepService
 from rippleops.services.trace_ingest import TraceIngest
 from rippleops.services.traces import TraceService
 from rippleops.settings import DEFAULT_PROJECT, Settings
@@ -84,6 +85,7 @@ class Services:
         self.suites = SuiteService(self)
         self.evals = EvalService(self)
         self.ripple = RippleService(self)
+        self.sweeps = SweepService(self)  # issue 6: knob sweeps
         event.listen(self.db._write, "after_commit", self._after_commit)
 
     @cached_property

@@ -14,7 +14,7 @@ is held when nothing evaluated it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -38,13 +38,6 @@ class Finished:
     message: str
     result: dict[str, Any]
 
-
-def _method(obj: object, name: str) -> Callable[..., Any]:
-    """A service method of another area's contract (services/evals.py, services/suites.py)."""
-    fn = getattr(obj, name, None)
-    if fn is None:
-        raise RippleError(f"{type(obj).__name__}.{name} is not available in this build")
-    return fn  # type: ignore[no-any-return]
 
 
 class StepRunner:
@@ -115,8 +108,7 @@ class StepRunner:
         elif old.kind == "app":
             new_ref = self.s.apps.create(self.principal, self.project, old.name, old.content, pins=pins).ref
         elif old.kind == "suite":
-            create = _method(self.s.suites, "create")
-            new_ref = create(self.principal, self.project, old.name, old.content).ref
+            new_ref = self.s.suites.create(self.principal, self.project, old.name, old.content).ref
         else:
             return HELD, f"rebuilding a {old.kind} is not automated; rebuild {old.ref} by hand", {}
         result = {"old": old.ref, "new": new_ref, "pins": pins}
@@ -129,16 +121,14 @@ class StepRunner:
         new = self.new_versions().get(step.target)
         if new is None:
             return SKIPPED, f"skipped: {step.target} was not rebuilt", {}
-        evals = self.s.evals
-        run = _method(evals, "evaluate")(self.principal, self.project, step.suite, new, ctx=self.ctx)
-        gate = _method(evals, "gate")(self.principal, self.project, run.id)
+        evals, suite = self.s.evals, step.suite or ""
+        run = evals.evaluate(self.principal, self.project, suite, new, ctx=self.ctx)
+        gate = evals.gate(self.principal, self.project, run.id)
         extra: dict[str, Any] = {}
         if not gate.comparable and gate.baseline_target:
             # the baseline ran on another dataset version: score the baseline target on this one
-            base = _method(evals, "evaluate")(
-                self.principal, self.project, step.suite, gate.baseline_target, ctx=self.ctx
-            )
-            gate = _method(evals, "gate")(self.principal, self.project, run.id, baseline=base.id)
+            base = evals.evaluate(self.principal, self.project, suite, gate.baseline_target, ctx=self.ctx)
+            gate = evals.gate(self.principal, self.project, run.id, baseline=base.id)
             extra["rebaselined"] = {"target": gate.baseline_target, "run": base.id}
         result = {
             "suite": step.suite, "target": new, "old": step.target, "run": run.id, "passed": bool(gate.passed),
