@@ -30,7 +30,7 @@ REBUILD, REEVALUATE, REDEPLOY, REVIEW = "rebuild", "re-evaluate", "redeploy", "r
 DEPLOYMENT = "deployment"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class VersionRow:
     id: int
     kind: str
@@ -40,17 +40,17 @@ class VersionRow:
     has_recipe: bool = False
     code_version: str | None = None  # the recipe's code version, when it records one
     env: str | None = None  # deployments: the environment (= the app label it serves)
+    asset: str = field(init=False)  # kind/name, looked up often
 
-    @property
-    def asset(self) -> str:
-        return f"{self.kind}/{self.name}"
+    def __post_init__(self) -> None:
+        self.asset = f"{self.kind}/{self.name}"
 
     @property
     def ref(self) -> str:
         return f"{self.kind}/{self.name}:{self.number}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EdgeRow:
     version_id: int
     input_version_id: int
@@ -103,14 +103,19 @@ class Graph:
         self.inputs: dict[int, list[EdgeRow]] = {}
         self.by_input_asset: dict[str, list[EdgeRow]] = {}  # edges whose input is a version of the asset
         self.dependents: dict[int, list[EdgeRow]] = {}  # input version id -> edges from its dependents
+        versions_ = self.versions
         for e in edges:
-            if e.version_id not in self.versions or e.input_version_id not in self.versions:
+            was = versions_.get(e.input_version_id)
+            if was is None or e.version_id not in versions_:
                 continue
             self.inputs.setdefault(e.version_id, []).append(e)
-            self.by_input_asset.setdefault(self.versions[e.input_version_id].asset, []).append(e)
+            self.by_input_asset.setdefault(was.asset, []).append(e)
             self.dependents.setdefault(e.input_version_id, []).append(e)
         self.suites = {k: sorted(set(v)) for k, v in (suites or {}).items()}
         self.code_versions = dict(code_versions or {})
+        self._stale: dict[int, list[_Raw]] | None = None  # computed once per graph
+        self._transitive: set[int] = set()
+        self._resolved: dict[str, tuple[bool, VersionRow | None]] = {}
         self.deployments: dict[str, list[int]] = {}  # app asset -> live deployment versions
         for vid, v in self.versions.items():
             if v.kind == DEPLOYMENT and self.is_live(vid):
@@ -134,6 +139,15 @@ class Graph:
             number = a.latest
         vid = a.numbers.get(number) if number is not None else None
         return self.versions[vid] if vid is not None else None
+
+    def _now(self, ref: str) -> tuple[bool, VersionRow | None]:
+        """(exact?, what it resolves to now) of a reference as written, memoised: a graph
+        never changes and the same references recur on many versions."""
+        hit = self._resolved.get(ref)
+        if hit is None:
+            r = parse_written(ref)
+            hit = self._resolved[ref] = (r.version is not None, self.resolve(r))
+        return hit
 
     def labels_of(self, vid: int) -> list[str]:
         v = self.versions[vid]
@@ -163,72 +177,59 @@ class Graph:
 
     def direct_reasons(self, vid: int) -> list[StaleReason]:
         """Why ``vid`` no longer matches what its references resolve to now (empty: it does)."""
+        return [_reason(r) for r in self._direct(vid)]
+
+    def _direct(self, vid: int) -> list[_Raw]:
+        # plain tuples: a pass over every version of a project builds thousands of them
         v = self.versions[vid]
-        out: list[StaleReason] = []
+        out: list[_Raw] = []
         if v.kind == DEPLOYMENT:
             app = self.deployed_app(vid)
             if app is not None and v.env:
                 now_n = self.assets[app.asset].labels.get(v.env)
                 if now_n != app.number:
                     now = self.resolve(Ref(app.kind, app.name, version=now_n)) if now_n else None
-                    out.append(
-                        StaleReason(
-                            input=f"{app.asset}@{v.env}",
-                            role="app",
-                            recorded=app.ref,
-                            recorded_hash=app.hash,
-                            now=now.ref if now else None,
-                            now_hash=now.hash if now else None,
-                        )
-                    )
+                    out.append((f"{app.asset}@{v.env}", "app", app.ref, app.hash,
+                                now.ref if now else None, now.hash if now else None, False))  # fmt: skip
             return out
         for e in self.inputs.get(vid, ()):
-            r = parse_written(e.ref)
-            if r.version is not None:
+            exact, now = self._now(e.ref)
+            if exact:
                 continue  # pinned exactly: never moves
-            now = self.resolve(r)
             if now is None or now.hash != e.input_hash:
                 was = self.versions[e.input_version_id]
-                out.append(
-                    StaleReason(
-                        input=e.ref,
-                        role=e.role,
-                        recorded=was.ref,
-                        recorded_hash=e.input_hash,
-                        now=now.ref if now else None,
-                        now_hash=now.hash if now else None,
-                    )
-                )
+                out.append((e.ref, e.role, was.ref, e.input_hash, now.ref if now else None,
+                            now.hash if now else None, False))  # fmt: skip
         current = self.code_versions.get(v.kind)
         if v.code_version is not None and current is not None and v.code_version != current:
-            out.append(StaleReason(input="recipe", role="recipe", recorded=v.code_version, now=current))
+            out.append(("recipe", "recipe", v.code_version, None, current, None, False))
         return out
 
-    def stale(self, *, all: bool = False, kind: str | None = None) -> StaleReport:
-        """Every stale version (live ones only unless ``all``), direct reasons first."""
-        stale: dict[int, bool] = {}  # vid -> transitive
-        items: list[StaleRecord] = []
+    def stale_reasons(self) -> dict[int, list[_Raw]]:
+        """Every stale version (live or not) and why; computed once (a graph never changes)."""
+        if self._stale is not None:
+            return self._stale
+        stale: dict[int, list[_Raw]] = {}
         # inputs are older versions, so ids ascending visit inputs before their dependents
         for vid in sorted(self.versions):
-            reasons = self.direct_reasons(vid)
-            transitive = False
+            reasons = self._direct(vid)
             if not reasons:
                 ups = [e for e in self.inputs.get(vid, ()) if e.input_version_id in stale]
                 if ups:
-                    transitive = True
+                    self._transitive.add(vid)
                     reasons = [
-                        StaleReason(
-                            input=e.ref,
-                            role=e.role,
-                            recorded=self.versions[e.input_version_id].ref,
-                            recorded_hash=e.input_hash,
-                            upstream_stale=True,
-                        )
+                        (e.ref, e.role, self.versions[e.input_version_id].ref, e.input_hash, None, None, True)
                         for e in ups
                     ]
-            if not reasons:
-                continue
-            stale[vid] = transitive
+            if reasons:
+                stale[vid] = reasons
+        self._stale = stale
+        return stale
+
+    def stale(self, *, all: bool = False, kind: str | None = None) -> StaleReport:
+        """Every stale version (live ones only unless ``all``), in version order."""
+        items = []
+        for vid, reasons in self.stale_reasons().items():
             v = self.versions[vid]
             if (all or self.is_live(vid)) and (kind is None or v.kind == kind):
                 items.append(
@@ -237,11 +238,21 @@ class Graph:
                         kind=v.kind,
                         labels=self.labels_of(vid),
                         action=self.action_of(vid),
-                        transitive=transitive,
-                        reasons=reasons,
+                        transitive=vid in self._transitive,
+                        reasons=[_reason(r) for r in reasons],
                     )
                 )
         return StaleReport(items=items, checked=len(self.versions))
+
+
+#: (input as written, role, recorded, recorded hash, now, now hash, upstream stale)
+_Raw = tuple[str, str, str | None, str | None, str | None, str | None, bool]
+
+
+def _reason(r: _Raw) -> StaleReason:
+    return StaleReason(
+        input=r[0], role=r[1], recorded=r[2], recorded_hash=r[3], now=r[4], now_hash=r[5], upstream_stale=r[6]
+    )
 
 
 # -- cycles ------------------------------------------------------------------------------------
