@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from app_support import KB, build_kb
-from eval_support import P, add_qa_dataset, suite_spec
+from eval_support import QA, P, add_qa_dataset, suite_spec
 from rippleops.domain.access import Principal
 from rippleops.domain.prompts import parse_spec
 from rippleops.services import Services
@@ -95,3 +95,40 @@ def test_a_failed_gate_holds_the_branch_with_the_evidence(services: Services, ad
     assert services.assets.get(admin, P, "app/bot@production").ref == "app/bot:1"
     assert services.assets.get(admin, P, "index/kb@production").ref == "index/kb:1"
     assert services.assets.get(admin, P, "deployment/bot-production").content["app"] == "app/bot:1"
+
+
+def test_a_suite_whose_dataset_changed_is_rebaselined_before_gating(services: Services, admin: Principal) -> None:
+    """One dataset feeds the index and the suite: the baseline ran on its old version, so it is
+    not comparable; the apply scores the production version on the new dataset first."""
+    add_qa_dataset(services, admin)
+    services.embedders.create(admin, P, "minilm", {"provider": "minilm"})
+    job = services.indexes.create(admin, P, "qa", dataset="dataset/qa", embedder="embedder/minilm",
+                                  text_column="answer", doc_id_column="id", wait=True)  # fmt: skip
+    assert job.state.value == "succeeded", job.error
+    services.labels.set(admin, P, "index/qa", "production", 1)
+    services.models.create(admin, P, "local-smollm", {"provider": "local"})
+    services.labels.set(admin, P, "model/local-smollm", "production", 1)
+    services.prompts.create(admin, P, "ask", parse_spec({"template": "Answer in a few words: {{ question }}"}))
+    spec = {"steps": [{"retrieve": {"index": "index/qa@production", "k": 1}}, {"render": {"prompt": "prompt/ask"}},
+                      {"generate": {"model": "model/local-smollm@production",
+                                    "params": {"max_tokens": 6, "temperature": 0}}}]}  # fmt: skip
+    services.apps.create(admin, P, "bot", spec)
+    services.labels.set(admin, P, "app/bot", "production", 1)
+    services.suites.create(admin, P, "qa", suite_spec())
+    assert services.evals.evaluate(admin, P, "suite/qa", "app/bot:1").state == "succeeded"
+    add_qa_dataset(services, admin, [*QA, ("q5", "How do I see what a change affects?", "ripple impact")])
+
+    plan = services.ripple.impact(admin, P, "dataset/qa:2")
+    assert [s.key for s in plan.steps] == [
+        "rebuild:index/qa:1", "rebuild:app/bot:1", "rebuild:suite/qa:1", "re-evaluate:suite/qa:app/bot:1",
+    ]  # fmt: skip
+    assert plan.steps[3].depends_on == ["rebuild:app/bot:1", "rebuild:suite/qa:1"]
+    record = services.ripple.apply(admin, P, "dataset/qa:2", wait=True)
+    rep = record.report or {}
+    assert record.state == "succeeded", record.steps
+    [ev] = rep["evaluated"]
+    assert ev["rebaselined"]["target"] == "app/bot:1"  # the production version, scored on dataset/qa:2
+    assert ev["comparable"] and ev["baseline_run"] == ev["rebaselined"]["run"] and ev["passed"]
+    assert services.evals.get_run(admin, P, ev["baseline_run"]).dataset == "dataset/qa:2"
+    moved = {(p["asset"], p["label"]): p["to"] for p in rep["promoted"]}
+    assert moved == {("app/bot", "production"): "app/bot:2", ("index/qa", "production"): "index/qa:2"}

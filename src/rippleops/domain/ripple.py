@@ -18,6 +18,7 @@ content hash is the same version, so its dependents still match.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -209,6 +210,15 @@ class Graph:
         """Every stale version (live or not) and why; computed once (a graph never changes)."""
         if self._stale is not None:
             return self._stale
+        was = gc.isenabled()
+        gc.disable()  # thousands of small tuples, no cycles: spare the collector's heap walks
+        try:
+            return self._compute_stale()
+        finally:
+            if was:
+                gc.enable()
+
+    def _compute_stale(self) -> dict[int, list[_Raw]]:
         stale: dict[int, list[_Raw]] = {}
         # inputs are older versions, so ids ascending visit inputs before their dependents
         for vid in sorted(self.versions):

@@ -6,6 +6,7 @@ eval runs from eval_runs)."""
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 from collections import defaultdict
@@ -54,7 +55,7 @@ class GraphLoader:
             hit = self._cache.get(project_id)
         if hit is not None and hit.generation == gen:
             return hit.graph
-        graph = _load(s, project_id)
+        graph = _load_without_gc(s, project_id)
         with self._lock:
             if len(self._cache) >= MAX_CACHED:
                 self._cache.pop(next(iter(self._cache)))
@@ -90,6 +91,18 @@ def _generation(s: Session, project_id: int) -> tuple[Any, ...]:
         select(func.count(L.c.id)).where(L.c.asset_id.in_(assets)).scalar_subquery(),
     )
     return tuple(s.execute(q).one())
+
+
+def _load_without_gc(s: Session, project_id: int) -> Graph:
+    """Loading allocates tens of thousands of small objects that form no cycles; the cyclic
+    collector would walk the whole heap several times meanwhile (measured: half the time)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        return _load(s, project_id)
+    finally:
+        if was:
+            gc.enable()
 
 
 def _load(s: Session, project_id: int) -> Graph:

@@ -39,7 +39,6 @@ class Finished:
     result: dict[str, Any]
 
 
-
 class StepRunner:
     def __init__(
         self,
@@ -243,7 +242,10 @@ def report(plan: PlanRecord, finished: Mapping[str, Finished]) -> dict[str, Any]
             out["rebuilt"].append({"from": r["old"], "to": r["new"]})
         if st.action == "re-evaluate" and "run" in r:
             out["evaluated"].append(
-                {k: r.get(k) for k in ("suite", "target", "run", "passed", "baseline_run", "comparable", "gates")}
+                {
+                    k: r.get(k)
+                    for k in ("suite", "target", "run", "passed", "baseline_run", "comparable", "gates", "rebaselined")
+                }
             )
         out["promoted"].extend(r.get("promoted") or [])
         if st.action == "redeploy" and f.status == DONE:
