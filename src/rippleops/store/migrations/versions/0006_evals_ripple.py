@@ -54,7 +54,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["project_id"], ["projects.id"], name="fk_eval_runs_project_id_projects"),
         sa.ForeignKeyConstraint(["suite_version_id"], ["versions.id"], name="fk_eval_runs_suite_version_id_versions"),
         sa.ForeignKeyConstraint(["suite_asset_id"], ["assets.id"], name="fk_eval_runs_suite_asset_id_assets"),
-        sa.ForeignKeyConstraint(["target_version_id"], ["versions.id"], name="fk_eval_runs_target_version_id_versions"),
+        sa.ForeignKeyConstraint(
+            ["target_version_id"], ["versions.id"], name="fk_eval_runs_target_version_id_versions"
+        ),
         sa.ForeignKeyConstraint(["target_asset_id"], ["assets.id"], name="fk_eval_runs_target_asset_id_assets"),
         sa.ForeignKeyConstraint(["job_id"], ["jobs.id"], name="fk_eval_runs_job_id_jobs"),
         sa.PrimaryKeyConstraint("id", name="pk_eval_runs"),
