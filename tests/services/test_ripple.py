@@ -11,6 +11,7 @@ import pytest
 
 from rippleops.domain.access import Principal
 from rippleops.domain.indexes import CODE_VERSION
+from rippleops.domain.prompts import parse_spec
 from rippleops.errors import InvalidError
 from rippleops.services import Services
 from rippleops.services.assets import InputSpec
@@ -116,3 +117,19 @@ def test_cycles_are_refused_at_creation(services: Services, admin: Principal) ->
         reg(services, admin, "app/a", ("app/a:1", "tool"), recipe={"pins": {}}, v=3)
     # an exact reference never moves, so it closes no loop
     assert reg(services, admin, "app/a", ("app/c:1", "tool"), recipe={"pins": {}}, v=4) == "app/a:2"
+
+
+def test_apply_stale_rebuilds_what_stale_lists(services: Services, admin: Principal) -> None:
+    services.models.create(admin, P, "smol", {"provider": "local"})
+    services.prompts.create(admin, P, "answer", parse_spec({"template": "Answer: {{ q }}"}))
+    spec = {"steps": [{"render": {"prompt": "prompt/answer"}}, {"generate": {"model": "model/smol"}}]}
+    services.apps.create(admin, P, "helper", spec)
+    services.prompts.create(admin, P, "answer", parse_spec({"template": "Answer briefly: {{ q }}"}))
+    assert [i.ref for i in services.ripple.stale(admin, P).items] == ["app/helper:1"]
+    with pytest.raises(InvalidError, match="not both or neither"):
+        services.ripple.apply(admin, P, "prompt/answer:2", stale=True)
+    record = services.ripple.apply(admin, P, stale=True, wait=True)
+    assert record.change == "stale" and [s.key for s in record.plan.steps] == ["rebuild:app/helper:1"]
+    assert (record.report or {})["rebuilt"] == [{"from": "app/helper:1", "to": "app/helper:2"}]
+    assert services.ripple.stale(admin, P).items == []
+    assert services.ripple.apply(admin, P, stale=True, dry_run=True).plan.notes == ["nothing is stale"]
