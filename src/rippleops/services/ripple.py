@@ -141,7 +141,11 @@ class RippleService:
             if row.state == "succeeded":
                 raise ConflictError(f"apply {apply_id} already finished; see it with `ripple apply --show {apply_id}`")
             _take_lock(s, proj, apply_id, None)
-            s.execute(update(RA).where(RA.c.id == apply_id).values(state="running"))
+            if row.state == "failed":  # it finished with failed steps (a model that was down ...):
+                # those and what they held back run again; an interrupted apply just goes on
+                again = RS.c.status.in_(("failed", "skipped")) | (RS.c.key == FINAL_KEY)
+                s.execute(delete(RS).where(RS.c.apply_id == apply_id, again))
+            s.execute(update(RA).where(RA.c.id == apply_id).values(state="running", report=None, finished_at=None))
             audit.record(s, principal.name, "ripple.apply.resume", f"apply/{apply_id}", project=project)
             return apply_id
 
@@ -240,8 +244,13 @@ def _apply_record(s: Session, proj: ProjectRef, row: Any) -> ApplyRecord:
     }
     plan = PlanRecord.model_validate(row.plan)
     keys = [st.key for st in plan.steps] + [FINAL_KEY]
+    state = row.state
+    if state == "running" and row.job_id is not None:  # its job ended without finishing it (killed, failed)
+        job_state = s.execute(select(J.c.state).where(J.c.id == row.job_id)).scalar_one_or_none()
+        if job_state in ("failed", "cancelled"):
+            state = job_state
     return ApplyRecord(
-        id=row.id, project=proj.name, change=row.change, state=row.state, job_id=row.job_id, plan=plan,
+        id=row.id, project=proj.name, change=row.change, state=state, job_id=row.job_id, plan=plan,
         steps=[steps.get(k) or ApplyStepRecord(key=k, status="pending") for k in keys], report=row.report,
         created_at=row.created_at, created_by=row.created_by, finished_at=row.finished_at,
     )  # fmt: skip
