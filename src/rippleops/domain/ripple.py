@@ -116,6 +116,7 @@ class Graph:
         self.code_versions = dict(code_versions or {})
         self._stale: dict[int, list[_Raw]] | None = None  # computed once per graph
         self._transitive: set[int] = set()
+        self._reports: dict[tuple[bool, str | None], StaleReport] = {}
         self._resolved: dict[str, tuple[bool, VersionRow | None]] = {}
         self.deployments: dict[str, list[int]] = {}  # app asset -> live deployment versions
         for vid, v in self.versions.items():
@@ -237,7 +238,14 @@ class Graph:
         return stale
 
     def stale(self, *, all: bool = False, kind: str | None = None) -> StaleReport:
-        """Every stale version (live ones only unless ``all``), in version order."""
+        """Every stale version (live ones only unless ``all``), in version order (built once
+        per question: a graph never changes)."""
+        key = (all, kind)
+        if key not in self._reports:
+            self._reports[key] = self._stale_report(all, kind)
+        return self._reports[key]
+
+    def _stale_report(self, all: bool, kind: str | None) -> StaleReport:
         items = []
         for vid, reasons in self.stale_reasons().items():
             v = self.versions[vid]
