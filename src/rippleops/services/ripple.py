@@ -50,7 +50,8 @@ UNSTARTED_GRACE = timedelta(seconds=60)  # a lock whose job is not submitted yet
 class RippleService:
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.graphs = GraphLoader()
+        settings = services.settings
+        self.graphs = GraphLoader(settings.home_path / "cache", settings.resolved_database_url)
 
     # -- impact and stale ----------------------------------------------------------------------
 

@@ -7,10 +7,14 @@ eval runs from eval_runs)."""
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
+import os
+import pickle
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import Select, Table, Text, func, select
@@ -45,22 +49,64 @@ class _Cached:
 
 
 class GraphLoader:
-    def __init__(self) -> None:
+    """Graphs per project, in memory and (when ``folder`` is given) on disk, so that a new
+    process (each embedded CLI command) reads the pickled graph instead of rebuilding it.
+    Both are checked against the database's generation on every use. The folder is the
+    user's own home (the same trust as its SQLite file); a file that fails to load is
+    ignored and rebuilt."""
+
+    def __init__(self, folder: Path | None = None, database_url: str = "") -> None:
         self._cache: dict[int, _Cached] = {}
         self._lock = threading.Lock()
+        self.folder = folder
+        self._db_key = hashlib.sha256(database_url.encode()).hexdigest()[:12]
 
     def load(self, s: Session, project_id: int) -> Graph:
         gen = _generation(s, project_id)
         with self._lock:
             hit = self._cache.get(project_id)
-        if hit is not None and hit.generation == gen:
-            return hit.graph
-        graph = _load_without_gc(s, project_id)
+        if hit is None or hit.generation != gen:
+            hit = self._read(project_id)
+        if hit is None or hit.generation != gen:
+            hit = _Cached(gen, _load_without_gc(s, project_id))
+            self._write(project_id, hit)
         with self._lock:
-            if len(self._cache) >= MAX_CACHED:
+            if len(self._cache) >= MAX_CACHED and project_id not in self._cache:
                 self._cache.pop(next(iter(self._cache)))
-            self._cache[project_id] = _Cached(gen, graph)
-        return graph
+            self._cache[project_id] = hit
+        return hit.graph
+
+    def _file(self, project_id: int) -> Path | None:
+        return None if self.folder is None else self.folder / f"graph-{self._db_key}-{project_id}.pickle"
+
+    def _read(self, project_id: int) -> _Cached | None:
+        path = self._file(project_id)
+        if path is None or not path.is_file():
+            return None
+        was = gc.isenabled()
+        gc.disable()
+        try:
+            with path.open("rb") as f:
+                item = pickle.load(f)  # our own file in the user's home: see the class docstring
+            return item if isinstance(item, _Cached) else None
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
+            return None  # a partial or stale-format file: rebuilt from the database
+        finally:
+            if was:
+                gc.enable()
+
+    def _write(self, project_id: int, item: _Cached) -> None:
+        path = self._file(project_id)
+        if path is None:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            with tmp.open("wb") as f:
+                pickle.dump(item, f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        except OSError:
+            pass  # the cache is an optimisation: a read-only home only costs a rebuild next time
 
 
 def cast_text(column: Any) -> ColumnElement[str]:
