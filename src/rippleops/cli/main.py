@@ -23,6 +23,7 @@ from rippleops.cli import (
     policy,
     project,
     prompt,
+    ripple,
     search,
     secret,
     serve,
@@ -73,6 +74,10 @@ app.add_typer(db.app, name="db")
 app.add_typer(deploy.app, name="deploy")
 app.add_typer(suite_cli.app, name="suite")
 app.add_typer(eval_cli.app, name="eval")
+# issue 6: the ripple engine
+app.command("impact")(ripple.impact)
+app.command("stale")(ripple.stale)
+app.command("apply")(ripple.apply)
 app.command("lineage")(asset.lineage)
 app.command("whoami")(access.whoami)
 app.command("serve")(serve.serve)

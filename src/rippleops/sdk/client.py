@@ -25,6 +25,7 @@ from rippleops.sdk.policies import Policies
 from rippleops.sdk.prompts import Prompts
 from rippleops.sdk.suites import Suites
 from rippleops.sdk.sweeps import Sweeps
+from rippleops.sdk.ripple import Ripple
 from rippleops.sdk.synth import Synth
 from rippleops.sdk.traces import TraceApi, Traces
 from rippleops.sdk.transport import Transport
@@ -37,7 +38,7 @@ class Client:
 
     Collections: ``prompts``, ``assets``, ``jobs``, ``audit``, ``projects``, ``users``,
     ``tokens``, ``roles``, ``secrets``, ``models``, ``indexes`` (and ``rp.search(...)``), ``datasets``, ``embedders``, ``synth``,
-    ``policies``, ``apps``, ``deployments``, ``traces``, ``suites``, ``evals``, ``sweeps`` (and ``rp.trace`` to trace your own code). Every call takes
+    ``policies``, ``apps``, ``deployments``, ``traces``, ``suites``, ``evals``, ``sweeps``, ``ripple`` (and ``rp.trace`` to trace your own code). Every call takes
     ``project=`` to leave the client's project.
     """
 
@@ -87,6 +88,7 @@ class Client:
         self.apps = Apps(self)
         self.deployments = Deployments(self)
         self.sweeps = Sweeps(self)  # issue 6: knob sweeps
+        self.ripple = Ripple(self)  # issue 6: the ripple engine
 
     @property
     def is_remote(self) -> bool:

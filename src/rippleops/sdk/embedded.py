@@ -37,6 +37,7 @@ from rippleops.sdk.dataset_transport import EmbeddedDatasets
 from rippleops.sdk.deployment_transport import EmbeddedDeployments
 from rippleops.sdk.eval_transport import EmbeddedEvals
 from rippleops.sdk.policy_transport import EmbeddedPolicies
+from rippleops.sdk.ripple_transport import EmbeddedRipple
 from rippleops.sdk.trace_transport import EmbeddedTraces
 from rippleops.sdk.transport import NOT_MODIFIED, NotModified, Transport, prompt_etag
 from rippleops.services import Services
@@ -44,7 +45,14 @@ from rippleops.settings import Settings
 
 
 class EmbeddedTransport(
-    EmbeddedEvals, EmbeddedTraces, EmbeddedApps, EmbeddedDatasets, EmbeddedDeployments, EmbeddedPolicies, Transport
+    EmbeddedEvals,
+    EmbeddedTraces,
+    EmbeddedApps,
+    EmbeddedDatasets,
+    EmbeddedDeployments,
+    EmbeddedPolicies,
+    EmbeddedRipple,
+    Transport,
 ):
     """Acts as the user whose token is given, or whose token ``ripple init`` left in the home."""
 

@@ -53,6 +53,7 @@ from rippleops.sdk.deployment_transport import RemoteDeployments
 from rippleops.sdk.eval_transport import RemoteEvals
 from rippleops.sdk.model_transport import RemoteModels
 from rippleops.sdk.policy_transport import RemotePolicies
+from rippleops.sdk.ripple_transport import RemoteRipple
 from rippleops.sdk.trace_transport import RemoteTraces
 from rippleops.sdk.transport import NOT_MODIFIED, NotModified, Transport
 
@@ -90,7 +91,15 @@ def _iso(value: datetime | None) -> str | None:
 
 
 class RemoteTransport(
-    RemoteEvals, RemoteTraces, RemoteApps, RemoteModels, RemoteDatasets, RemoteDeployments, RemotePolicies, Transport
+    RemoteEvals,
+    RemoteTraces,
+    RemoteApps,
+    RemoteModels,
+    RemoteDatasets,
+    RemoteDeployments,
+    RemotePolicies,
+    RemoteRipple,
+    Transport,
 ):
     """Every operation as one HTTP request to a Ripple server.
 

@@ -46,23 +46,34 @@ class AppService:
 
     # -- versions ------------------------------------------------------------------------------
 
-    def create(self, principal: Principal, project: str, name: str, spec: Mapping[str, Any]) -> VersionRecord:
+    def create(
+        self,
+        principal: Principal,
+        project: str,
+        name: str,
+        spec: Mapping[str, Any],
+        *,
+        pins: Mapping[str, str] | None = None,
+    ) -> VersionRecord:
         """Register ``spec`` as the next version of ``app/name``, its parts resolved and pinned.
 
         A part that does not resolve is a :class:`NotFoundError` naming the step and the
-        reference; identical content over the same pinned versions returns the existing one."""
+        reference; identical content over the same pinned versions returns the existing one.
+        ``pins`` (reference as written -> exact reference) pins a part to a given version
+        instead of what it resolves to now (the ripple engine rebuilds on new upstream versions)."""
         parsed = parse_app_spec(spec, f"app/{name}")
         roles: dict[str, list[str]] = {}
-        pins: dict[str, str] = {}
+        given = dict(pins or {})
+        pinned: dict[str, str] = {}
         for part in self._parts(principal, project, name, parsed):
-            if part.ref not in pins:
-                pins[part.ref] = self._resolve(principal, project, name, part)
+            if part.ref not in pinned:
+                pinned[part.ref] = given.get(part.ref) or self._resolve(principal, project, name, part)
             roles.setdefault(part.ref, [])
             if part.role not in roles[part.ref]:
                 roles[part.ref].append(part.role)
-        inputs = [InputSpec(ref, ",".join(r)) for ref, r in roles.items()]
+        inputs = [InputSpec(ref, ",".join(r), pinned[ref] if ref in given else None) for ref, r in roles.items()]
         record = self.services.assets.register(
-            principal, project, KIND, name, parsed.content(), inputs=inputs, recipe={"pins": pins},
+            principal, project, KIND, name, parsed.content(), inputs=inputs, recipe={"pins": pinned},
             message=parsed.message, tags=parsed.tags,
         )  # fmt: skip
         if parsed.description is not None:

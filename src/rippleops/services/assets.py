@@ -21,6 +21,7 @@ from rippleops.domain.refs import LATEST, Ref, parse_ref, validate_kind, validat
 from rippleops.errors import InvalidError, NotFoundError, PayloadTooLargeError
 from rippleops.services import audit
 from rippleops.services.access import AccessService, ProjectRef
+from rippleops.services.cycles import check_cycle
 from rippleops.settings import Settings
 from rippleops.store import queries
 from rippleops.store.db import Database
@@ -36,6 +37,7 @@ class InputSpec:
 
     ref: str
     role: str = "input"
+    pin: str | None = None  # an exact reference to record instead of what ``ref`` resolves to now
 
 
 def find_asset(s: Session, project_id: int, kind: str, name: str, *, lock: bool = False) -> Asset | None:
@@ -219,7 +221,7 @@ class AssetService:
                 "(RIPPLE_MAX_PAYLOAD_BYTES); keep large data in a dataset, not in the version"
             )
         digest = version_hash(content, recipe, tuple(derived))
-        parsed_inputs = [(parse_ref(i.ref), i) for i in inputs]
+        parsed_inputs = [(parse_ref(i.pin or i.ref), i) for i in inputs]
 
         def work(s: Session) -> VersionRecord:
             # Core statements, not ORM units of work: this is the hot write path.
@@ -249,6 +251,10 @@ class AssetService:
                 note = _identical_note(kind, name, existing, latest)
                 return self._record_of(s, proj, kind, name, created=False, note=note, number=existing)
             resolved = [(resolve(s, proj, ref), spec) for ref, spec in parsed_inputs]
+            if row is not None and resolved:  # a new asset cannot be referred to yet: no cycle possible
+                check_cycle(
+                    s, asset_id, f"{kind}/{name}", [(inp.asset_id, parse_ref(spec.ref)) for inp, spec in resolved]
+                )
             number = latest + 1
             s.execute(queries.BUMP_ASSET, {"b_id": asset_id, "b_latest": number, "b_now": now})
             if tags and not set(tags) <= set(asset_tags or []):

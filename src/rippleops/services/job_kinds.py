@@ -5,7 +5,8 @@ bad request fails at once, not in a worker); its ``build`` binds the services th
 and returns the job function ``fn(context, params) -> JSON result`` that an executor runs.
 
 Each area defines its kinds in its own module (a :class:`~rippleops.services.job_env.JobKind`)
-and lists them in :data:`KINDS` below. Kinds so far: ``prompt.import``, ``index.build``, ``dataset.import``, ``synth.generate``, ``eval.run``.
+and lists them in :data:`KINDS` below. Kinds so far: ``prompt.import``, ``index.build``, ``dataset.import``,
+``synth.generate``, ``eval.run``, ``sweep.run``, ``ripple.apply``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from rippleops.services.dataset_jobs import DATASET_IMPORT
 from rippleops.services.evals import EVAL_RUN
 from rippleops.services.indexes import INDEX_BUILD
 from rippleops.services.job_env import JobEnv, JobKind
+from rippleops.services.ripple import RIPPLE_APPLY
 from rippleops.services.sweeps import SWEEP_RUN
 from rippleops.services.synth import SYNTH_GENERATE
 
@@ -135,5 +137,6 @@ PROMPT_IMPORT = JobKind(
 
 KINDS: dict[str, JobKind] = {k.name: k for k in (PROMPT_IMPORT, INDEX_BUILD, DATASET_IMPORT, SYNTH_GENERATE, EVAL_RUN)}
 KINDS[SWEEP_RUN.name] = SWEEP_RUN  # issue 6: knob sweeps
+KINDS[RIPPLE_APPLY.name] = RIPPLE_APPLY  # issue 6: the ripple engine
 
 __all__ = ["KINDS", "PROMPT_IMPORT", "JobEnv", "JobKind", "PromptImportError"]

@@ -21,6 +21,7 @@ from rippleops.server.routers import (
     policies,
     projects,
     prompts,
+    ripple,
     secrets,
     sweeps,
     traces,
@@ -50,4 +51,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     evals.suites,
     evals.router,
     sweeps.router,  # issue 6: knob sweeps
+    ripple.router,  # issue 6: the ripple engine
 )
