@@ -23,9 +23,9 @@ from rippleops.sdk.jobs import Jobs
 from rippleops.sdk.models import Models
 from rippleops.sdk.policies import Policies
 from rippleops.sdk.prompts import Prompts
+from rippleops.sdk.ripple import Ripple
 from rippleops.sdk.suites import Suites
 from rippleops.sdk.sweeps import Sweeps
-from rippleops.sdk.ripple import Ripple
 from rippleops.sdk.synth import Synth
 from rippleops.sdk.traces import TraceApi, Traces
 from rippleops.sdk.transport import Transport
