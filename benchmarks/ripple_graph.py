@@ -114,7 +114,7 @@ def main() -> None:
     def stale() -> object:
         return svc.ripple.stale(who, "default")
 
-    def from_disk(fn: Any) -> Any:  # a new process: nothing in memory, the pickled graph on disk
+    def from_disk(fn: Any) -> Any:  # a new process: nothing in memory, the graph cache file on disk
         def run() -> object:
             svc.ripple.graphs._cache.clear()
             return fn()
@@ -124,7 +124,7 @@ def main() -> None:
     def cold(fn: Any) -> Any:  # nothing cached anywhere: the graph loaded from the database
         def run() -> object:
             svc.ripple.graphs._cache.clear()
-            for f in settings.home_path.joinpath("cache").glob("graph-*.pickle"):
+            for f in settings.home_path.joinpath("cache").glob("graph-*.json"):
                 f.unlink()
             return fn()
 

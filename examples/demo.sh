@@ -69,6 +69,28 @@ kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
 # the same app version, rendered for Kubernetes (and docker / ray-serve) with the version pinned
 step ripple deploy support-bot@production --env production --target k8s --out "$RIPPLE_HOME/deploy/k8s"
 step ls "$RIPPLE_HOME/deploy/k8s"
+# evals: a suite scores the app against reference answers; its run on production is the baseline
+step ripple dataset add support-qa support-qa.jsonl --key id --license Apache-2.0 -m "questions about Ripple, with reference answers"
+step ripple suite create support-qa --file support-qa.yaml
+step ripple eval run suite/support-qa --target app/support-bot@production
+step ripple eval gate "$(ripple eval list --json | python -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')"
+# the ripple: a new embedder version. What is stale now, what does it touch, what would apply do?
+step ripple embedder add minilm --batch-size 32 -m "embed in batches of 32"
+step ripple stale
+step ripple impact embedder/minilm:2
+step ripple apply embedder/minilm:2 --dry-run
+# apply: the index is rebuilt, the app re-pinned to it and re-evaluated against the production
+# baseline, then promoted (labels moved, deployments redeployed) only if every gate passes
+step ripple apply embedder/minilm:2
+step ripple lineage app/support-bot@production --up
+step ripple deploy status support-bot-staging
+# a change that is worse: chunks of 120 characters. The same engine holds it back, with the evidence
+step ripple index create ripple-docs --dataset dataset/ripple-docs@latest --embedder embedder/minilm --chunk-size 120 --overlap 0
+step ripple impact index/ripple-docs:3
+step ripple apply index/ripple-docs:3
+RUNS=$(ripple eval list --json | python -c 'import json, sys; r = json.load(sys.stdin); print(r[1]["id"], r[0]["id"])')
+step ripple eval compare $RUNS --html "$RIPPLE_HOME/reports/compare.html"
+step ripple stale
 step ripple deploy stop support-bot-staging
 step ripple audit log --since 1h
 step ripple audit verify

@@ -133,3 +133,14 @@ def test_apply_stale_rebuilds_what_stale_lists(services: Services, admin: Princi
     assert (record.report or {})["rebuilt"] == [{"from": "app/helper:1", "to": "app/helper:2"}]
     assert services.ripple.stale(admin, P).items == []
     assert services.ripple.apply(admin, P, stale=True, dry_run=True).plan.notes == ["nothing is stale"]
+
+
+def test_an_index_built_by_an_older_builder_is_stale_and_says_so(project: Services, admin: Principal) -> None:
+    """The code version is read from the stored recipe by the database (both dialects)."""
+    services = project
+    reg(services, admin, "index/old", ("dataset/docs", "dataset"), ("embedder/minilm", "embedder"),
+        recipe={"code_version": "index-0/old", "chunking": {"size": 800}}, name="old")  # fmt: skip
+    by = {i.ref: i for i in services.ripple.stale(admin, P).items}
+    assert set(by) == {"index/old:1"}
+    reason = by["index/old:1"].reasons[0]
+    assert reason.input == "recipe" and "index-0/old" in str(reason.recorded) and CODE_VERSION in str(reason.now)

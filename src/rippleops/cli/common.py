@@ -4,10 +4,13 @@ helpers (Rich tables, JSON) and the one place where errors become exit codes."""
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -214,3 +217,19 @@ def parse_vars(pairs: Sequence[str], vars_json: str | None) -> dict[str, Any]:
             raise InvalidError(f"--var {pair!r} is not name=value; write it as --var question='What is Ripple?'")
         values[name.strip()] = value
     return values
+
+
+def write_file(path: str | Path, text: str) -> Path:
+    """Write a file the user asked for (an HTML report ...) through a temp file in the same
+    folder and a rename, so that a reader never sees half of it."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return target

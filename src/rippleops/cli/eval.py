@@ -9,11 +9,10 @@ from typing import Any
 
 import typer
 
-from rippleops.cli.common import JSON_HELP, cell, client, echo, note, print_json, table
+from rippleops.cli.common import JSON_HELP, cell, client, echo, note, print_json, table, write_file
 from rippleops.cli.job import report, run_and_follow
 from rippleops.domain.records import CompareRecord, EvalRunRecord, EvalSampleRecord, GateReport, JobRecord
 from rippleops.errors import GateFailedError
-from rippleops.services.eval_report import write_report
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -143,7 +142,7 @@ def compare(
         cmp = rp.evals.compare(run_a, run_b, top=top)
         page = rp.evals.compare_html(run_a, run_b) if html is not None else None
     if page is not None and html is not None:
-        note(f"wrote {write_report(html, page)}", style="dim")
+        note(f"wrote {write_file(html, page)}", style="dim")
     if as_json:
         print_json(cmp)
         return
@@ -190,7 +189,7 @@ def report_(
     """
     with client(ctx) as rp:
         page = rp.evals.report_html(run_id)
-    echo(str(write_report(html, page)))
+    echo(str(write_file(html, page)))
 
 
 # -- rendering --------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 import yaml
 
-from rippleops.cli.common import client, echo, print_json, table
+from rippleops.cli.common import client, echo, print_json, table, write_file
 from rippleops.cli.job import job_error, run_and_follow
 from rippleops.domain.jobs import JobState
 from rippleops.domain.records import JobRecord
@@ -63,10 +63,7 @@ def sweep(
             echo(f"sweep job {job.id} {job.state.value}; follow it with `ripple job logs {job.id} --follow`")
             return
         if html is not None:
-            # imported here: only a command that writes a report needs the service layer's writer
-            from rippleops.services.eval_report import write_report
-
-            write_report(html, rp.sweeps.report_html(job.id))
+            write_file(html, rp.sweeps.report_html(job.id))
     _print(job, as_json, html)
 
 

@@ -10,14 +10,13 @@ import gc
 import hashlib
 import json
 import os
-import pickle
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, Text, func, select
+from sqlalchemy import Select, Table, Text, case, func, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -42,18 +41,23 @@ REDEPLOY_SECONDS = 5.0
 MAX_CACHED = 32
 
 
+#: the on-disk cache's format; a file of another format is ignored and rebuilt
+FILE_FORMAT = 1
+
+
 @dataclass(frozen=True, slots=True)
 class _Cached:
     generation: tuple[Any, ...]
     graph: Graph
+    rows: dict[str, Any]  # what the graph was built from, as plain JSON values (for the file)
 
 
 class GraphLoader:
     """Graphs per project, in memory and (when ``folder`` is given) on disk, so that a new
-    process (each embedded CLI command) reads the pickled graph instead of rebuilding it.
-    Both are checked against the database's generation on every use. The folder is the
-    user's own home (the same trust as its SQLite file); a file that fails to load is
-    ignored and rebuilt."""
+    process (each embedded CLI command) reads the graph's rows from one JSON file instead of
+    querying them. Both are checked against the database's generation on every use. The file
+    is plain data (never a pickle: a file in a shared home must not be able to run code); one
+    that fails to load or has another format is ignored and rebuilt."""
 
     def __init__(self, folder: Path | None = None, database_url: str = "") -> None:
         self._cache: dict[int, _Cached] = {}
@@ -68,7 +72,8 @@ class GraphLoader:
         if hit is None or hit.generation != gen:
             hit = self._read(project_id)
         if hit is None or hit.generation != gen:
-            hit = _Cached(gen, _load_without_gc(s, project_id))
+            rows = _load_without_gc(s, project_id)
+            hit = _Cached(gen, _graph(rows), rows)
             self._write(project_id, hit)
         with self._lock:
             if len(self._cache) >= MAX_CACHED and project_id not in self._cache:
@@ -77,7 +82,7 @@ class GraphLoader:
         return hit.graph
 
     def _file(self, project_id: int) -> Path | None:
-        return None if self.folder is None else self.folder / f"graph-{self._db_key}-{project_id}.pickle"
+        return None if self.folder is None else self.folder / f"graph-{self._db_key}-{project_id}.json"
 
     def _read(self, project_id: int) -> _Cached | None:
         path = self._file(project_id)
@@ -87,10 +92,13 @@ class GraphLoader:
         gc.disable()
         try:
             with path.open("rb") as f:
-                item = pickle.load(f)  # our own file in the user's home: see the class docstring
-            return item if isinstance(item, _Cached) else None
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError, ValueError):
-            return None  # a partial or stale-format file: rebuilt from the database
+                data = json.load(f)
+            if not isinstance(data, dict) or data.get("format") != FILE_FORMAT:
+                return None
+            rows = data["rows"]
+            return _Cached(tuple(data["generation"]), _graph(rows), rows)
+        except (OSError, KeyError, TypeError, ValueError):
+            return None  # a partial, foreign or stale-format file: rebuilt from the database
         finally:
             if was:
                 gc.enable()
@@ -102,8 +110,9 @@ class GraphLoader:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            with tmp.open("wb") as f:
-                pickle.dump(item, f, protocol=pickle.HIGHEST_PROTOCOL)
+            data = {"format": FILE_FORMAT, "generation": list(item.generation), "rows": item.rows}
+            text = json.dumps(data, separators=(",", ":"))  # dumps: the C encoder (dump to a file is pure Python)
+            tmp.write_text(text, encoding="utf-8")
             os.replace(tmp, path)
         except OSError:
             pass  # the cache is an optimisation: a read-only home only costs a rebuild next time
@@ -139,7 +148,25 @@ def _generation(s: Session, project_id: int) -> tuple[Any, ...]:
     return tuple(s.execute(q).one())
 
 
-def _load_without_gc(s: Session, project_id: int) -> Graph:
+def _graph(rows: dict[str, Any]) -> Graph:
+    """The graph from the rows :func:`_load` read (or a cache file holds)."""
+    was = gc.isenabled()
+    gc.disable()  # tens of thousands of small objects that form no cycles (see below)
+    try:
+        return Graph(
+            [VersionRow(*v) for v in rows["versions"]],
+            [EdgeRow(*e) for e in rows["edges"]],
+            rows["labels"],
+            latest=rows["latest"],
+            suites=rows["suites"],
+            code_versions=CODE_VERSIONS,
+        )
+    finally:
+        if was:
+            gc.enable()
+
+
+def _load_without_gc(s: Session, project_id: int) -> dict[str, Any]:
     """Loading allocates tens of thousands of small objects that form no cycles; the cyclic
     collector would walk the whole heap several times meanwhile (measured: half the time)."""
     was = gc.isenabled()
@@ -151,11 +178,14 @@ def _load_without_gc(s: Session, project_id: int) -> Graph:
             gc.enable()
 
 
-def _load(s: Session, project_id: int) -> Graph:
-    # the recipe as text: no JSON parsing of 10,000 recipes; only kinds with a code version parse theirs
+def _load(s: Session, project_id: int) -> dict[str, Any]:
+    # the database answers "has a recipe" and "its code version": no recipe text crosses the wire
+    recipe_text = func.coalesce(cast_text(V.c.recipe), "null")
+    has_recipe = case((recipe_text.in_(("null", "{}")), 0), else_=1)
+    code = V.c.recipe["code_version"].as_string()
     rows = _fetch_raw(
         s,
-        select(V.c.id, A.c.kind, A.c.name, V.c.number, V.c.hash, cast_text(V.c.recipe), A.c.latest_version)
+        select(V.c.id, A.c.kind, A.c.name, V.c.number, V.c.hash, has_recipe, code, A.c.latest_version)
         .join(A, A.c.id == V.c.asset_id)
         .where(A.c.project_id == project_id),
     )
@@ -168,14 +198,12 @@ def _load(s: Session, project_id: int) -> Graph:
     )
     versions = []
     latest: dict[str, int] = {}
-    for vid, kind, name, number, digest, recipe, asset_latest in rows:
-        has_recipe = recipe is not None and recipe not in ("null", "{}")
-        code = json.loads(recipe).get("code_version") if has_recipe and kind in CODE_VERSIONS else None
+    for vid, kind, name, number, digest, recipe, code, asset_latest in rows:
         env = (envs.get(vid) or {}).get("env") if kind == "deployment" else None
-        versions.append(VersionRow(vid, kind, name, number, digest, has_recipe, code, env))
+        versions.append((vid, kind, name, number, digest, bool(recipe), code if kind in CODE_VERSIONS else None, env))
         latest[f"{kind}/{name}"] = asset_latest
     edges = [
-        EdgeRow(*r)
+        tuple(r)
         for r in _fetch_raw(
             s,
             select(VI.c.version_id, VI.c.input_version_id, VI.c.ref, VI.c.input_hash, VI.c.role)
@@ -191,7 +219,8 @@ def _load(s: Session, project_id: int) -> Graph:
         .where(A.c.project_id == project_id)
     ).all():
         labels[f"{kind}/{name}"][label] = number
-    return Graph(versions, edges, labels, latest=latest, suites=_suites(s, project_id), code_versions=CODE_VERSIONS)
+    suites = {k: sorted(v) for k, v in _suites(s, project_id).items()}
+    return {"versions": versions, "edges": edges, "labels": labels, "latest": latest, "suites": suites}
 
 
 def _suites(s: Session, project_id: int) -> dict[str, set[str]]:
