@@ -113,10 +113,18 @@ def test_cycles_are_refused_at_creation(services: Services, admin: Principal) ->
     with pytest.raises(InvalidError, match=r"app/a -> app/c -> app/b -> app/a") as err:
         reg(services, admin, "app/a", ("prompt/p", "render"), ("app/c", "tool"), recipe={"pins": {}}, v=2)
     assert "exact version" in err.value.message
-    with pytest.raises(InvalidError, match=r"app/a -> app/a"):
-        reg(services, admin, "app/a", ("app/a:1", "tool"), recipe={"pins": {}}, v=3)
     # an exact reference never moves, so it closes no loop
     assert reg(services, admin, "app/a", ("app/c:1", "tool"), recipe={"pins": {}}, v=4) == "app/a:2"
+
+
+def test_a_version_built_on_its_own_previous_version_is_history(services: Services, admin: Principal) -> None:
+    """dataset/qa:2 from dataset/qa@latest (then :1): allowed, and not stale once it is :2."""
+    reg(services, admin, "dataset/qa", rows=1)
+    assert reg(services, admin, "dataset/qa", ("dataset/qa@latest", "parent"), recipe={"append": 1}, rows=2) == (
+        "dataset/qa:2"
+    )
+    assert services.ripple.stale(admin, P).items == []
+    assert services.ripple.impact(admin, P, "dataset/qa:2").steps == []
 
 
 def test_apply_stale_rebuilds_what_stale_lists(services: Services, admin: Principal) -> None:
