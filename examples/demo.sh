@@ -84,10 +84,12 @@ step ripple apply embedder/minilm:2 --dry-run
 step ripple apply embedder/minilm:2
 step ripple lineage app/support-bot@production --up
 step ripple deploy status support-bot-staging
-# a change that is worse: chunks of 120 characters. The same engine holds it back, with the evidence
-step ripple index create ripple-docs --dataset dataset/ripple-docs@latest --embedder embedder/minilm --chunk-size 120 --overlap 0
-step ripple impact index/ripple-docs:3
-step ripple apply index/ripple-docs:3
+# a change that is worse: the docs re-imported from the wrong folder (three files of twenty).
+# The same engine rebuilds and re-evaluates, and holds it back: retrieval finds fewer relevant docs
+mkdir -p "$RIPPLE_HOME/docs-partial" && cp ../docs/tracing.md ../docs/serving.md ../docs/vectors.md "$RIPPLE_HOME/docs-partial/"
+step ripple dataset add ripple-docs "$RIPPLE_HOME/docs-partial" --license Apache-2.0 -m "re-imported the docs"
+step ripple impact dataset/ripple-docs:2
+step ripple apply dataset/ripple-docs:2
 RUNS=$(ripple eval list --json | python -c 'import json, sys; r = json.load(sys.stdin); print(r[1]["id"], r[0]["id"])')
 step ripple eval compare $RUNS --html "$RIPPLE_HOME/reports/compare.html"
 step ripple stale

@@ -56,7 +56,7 @@ def test_a_guarded_rag_app_end_to_end(services: Services, admin: Principal, kb: 
     out = services.apps.invoke(admin, P, "bot@latest", {"input": q, "metadata": {"session_id": "s1"}})
     assert out.app == "app/bot:1" and out.output.strip() and out.finish_reason in ("stop", "length")
     assert len(out.sources) == 2 and {s["index"] for s in out.sources} == {"index/kb:1"}
-    assert set(out.sources[0]) == {"index", "doc_id", "id", "score", "start", "end"}
+    assert set(out.sources[0]) == {"index", "doc_id", "id", "score", "start", "end", "text"}
     assert [g["stage"] for g in out.guards] == ["input", "output"] and out.guards[0]["decision"] == "redact"
     assert [s["name"] for s in out.steps] == ["guard_input", "retrieve", "render", "generate", "guard_output"]
     assert out.usage.prompt_tokens > 0 and 0 < out.usage.completion_tokens <= 24 and out.latency_s > 0

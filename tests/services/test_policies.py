@@ -112,3 +112,16 @@ def test_viewer_cannot_create(services: Services, admin: Principal) -> None:
         services.policies.create(vic, P, "support", SPEC)
     services.policies.create(admin, P, "support", SPEC)
     assert services.policies.check(vic, P, "support", "hello").decision == "allow"
+
+
+def test_the_embedder_is_pinned_so_a_new_embedder_makes_a_new_policy_version(
+    services: Services, admin: Principal
+) -> None:
+    services.embedders.create(admin, P, "minilm", {"provider": "minilm"})
+    a = services.policies.create(admin, P, "support", {**SPEC, "embedder": "embedder/minilm"})
+    assert a.recipe == {"pins": {"embedder/minilm": "embedder/minilm:1"}}
+    assert services.policies.create(admin, P, "support", {**SPEC, "embedder": "embedder/minilm"}).created is False
+    services.embedders.create(admin, P, "minilm", {"provider": "minilm", "batch_size": 32})
+    b = services.policies.create(admin, P, "support", {**SPEC, "embedder": "embedder/minilm"})
+    assert (b.ref, b.content == a.content) == ("policy/support:2", True)
+    assert [i.resolved for i in b.inputs] == ["embedder/minilm:2"]

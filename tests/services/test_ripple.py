@@ -113,10 +113,18 @@ def test_cycles_are_refused_at_creation(services: Services, admin: Principal) ->
     with pytest.raises(InvalidError, match=r"app/a -> app/c -> app/b -> app/a") as err:
         reg(services, admin, "app/a", ("prompt/p", "render"), ("app/c", "tool"), recipe={"pins": {}}, v=2)
     assert "exact version" in err.value.message
-    with pytest.raises(InvalidError, match=r"app/a -> app/a"):
-        reg(services, admin, "app/a", ("app/a:1", "tool"), recipe={"pins": {}}, v=3)
     # an exact reference never moves, so it closes no loop
     assert reg(services, admin, "app/a", ("app/c:1", "tool"), recipe={"pins": {}}, v=4) == "app/a:2"
+
+
+def test_a_version_built_on_its_own_previous_version_is_history(services: Services, admin: Principal) -> None:
+    """dataset/qa:2 from dataset/qa@latest (then :1): allowed, and not stale once it is :2."""
+    reg(services, admin, "dataset/qa", rows=1)
+    assert reg(services, admin, "dataset/qa", ("dataset/qa@latest", "parent"), recipe={"append": 1}, rows=2) == (
+        "dataset/qa:2"
+    )
+    assert services.ripple.stale(admin, P).items == []
+    assert services.ripple.impact(admin, P, "dataset/qa:2").steps == []
 
 
 def test_apply_stale_rebuilds_what_stale_lists(services: Services, admin: Principal) -> None:
@@ -144,3 +152,20 @@ def test_an_index_built_by_an_older_builder_is_stale_and_says_so(project: Servic
     assert set(by) == {"index/old:1"}
     reason = by["index/old:1"].reasons[0]
     assert reason.input == "recipe" and "index-0/old" in str(reason.recorded) and CODE_VERSION in str(reason.now)
+
+
+def test_a_policy_over_an_embedder_is_rebuilt_and_a_review_blocks_nothing(project: Services, admin: Principal) -> None:
+    """A policy pins its embedder (recipe pins): a new embedder rebuilds it; a hand-made
+    version that refers to the embedder is reviewed, and what uses it still rebuilds."""
+    services = project
+    reg(services, admin, "policy/guard", ("embedder/minilm", "embedder"),
+        recipe={"pins": {"embedder/minilm": "embedder/minilm:1"}}, input=[])  # fmt: skip
+    reg(services, admin, "prompt/notes", ("embedder/minilm", "include"), template="hand-made")
+    reg(services, admin, "app/guarded", ("policy/guard", "guard_input"), ("prompt/notes", "render"),
+        recipe={"pins": {}}, steps=2)  # fmt: skip
+    reg(services, admin, "embedder/minilm", provider="minilm", batch_size=32)
+    steps = {s.key: s for s in services.ripple.impact(admin, P, "embedder/minilm:2").steps}
+    assert steps["rebuild:policy/guard:1"].action == "rebuild"
+    assert steps["review:prompt/notes:1"].action == "review"
+    app = steps["rebuild:app/guarded:1"]
+    assert app.depends_on == ["rebuild:policy/guard:1"]  # not the review

@@ -107,8 +107,8 @@ class Graph:
         versions_ = self.versions
         for e in edges:
             was = versions_.get(e.input_version_id)
-            if was is None or e.version_id not in versions_:
-                continue
+            if was is None or e.version_id not in versions_ or was.asset == versions_[e.version_id].asset:
+                continue  # an edge to the asset's own older version is history: nothing to re-resolve
             self.inputs.setdefault(e.version_id, []).append(e)
             self.by_input_asset.setdefault(was.asset, []).append(e)
             self.dependents.setdefault(e.input_version_id, []).append(e)

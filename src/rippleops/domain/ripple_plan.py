@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from rippleops.domain.records import PlanRecord, PlanStep
 from rippleops.domain.refs import Ref, parse_ref
-from rippleops.domain.ripple import DEPLOYMENT, REBUILD, REDEPLOY, REEVALUATE, Graph, VersionRow, parse_written
+from rippleops.domain.ripple import DEPLOYMENT, REBUILD, REDEPLOY, REEVALUATE, REVIEW, Graph, VersionRow, parse_written
 from rippleops.errors import InvalidError, NotFoundError
 
 
@@ -149,7 +149,14 @@ def _steps(graph: Graph, hits: dict[int, _Hit]) -> list[PlanStep]:
         v = graph.versions[vid]
         if v.kind == DEPLOYMENT:
             continue
-        ups = sorted({keys[e.input_version_id] for e in graph.inputs.get(vid, ()) if e.input_version_id in hits})
+        # a hand-made input under review makes no new version: what depends on it rebuilds on it as it is
+        ups = sorted(
+            {
+                keys[e.input_version_id]
+                for e in graph.inputs.get(vid, ())
+                if e.input_version_id in hits and graph.action_of(e.input_version_id) != REVIEW
+            }
+        )
         steps.append(
             PlanStep(
                 key=keys[vid],

@@ -4,7 +4,9 @@ Versions only refer to older versions, so the version graph cannot loop; but ass
 refer to ``Y@latest`` while Y refers to ``X@latest``, and then every rebuild of one would
 ripple into the other for ever. A new version of X is refused when one of its inputs' assets
 refers back to X (through the references, by label or latest, of its live versions). An
-exact reference (``kind/name:N``) never moves, so it closes no loop.
+exact reference (``kind/name:N``) never moves, so it closes no loop; nor does a reference to
+the asset itself (a dataset appended to its own latest version): it resolves to an older
+version, which is history (the ripple engine does not follow such edges).
 
 One query per level of the walk, over the input assets only: registering a version whose
 inputs refer to nothing (prompts, embedders, datasets) costs one small query.
@@ -31,7 +33,8 @@ MAX_DEPTH = 50
 
 def check_cycle(s: Session, asset_id: int, asset: str, inputs: Sequence[tuple[int, Ref]]) -> None:
     """Raise :class:`InvalidError` naming the cycle when these inputs would close one."""
-    first = [str(aid) for aid, ref in inputs if ref.version is None or aid == asset_id]
+    # a reference to the asset itself resolves to one of its older versions: history, no loop
+    first = [str(aid) for aid, ref in inputs if ref.version is None and aid != asset_id]
     if not first:
         return
     me = str(asset_id)

@@ -1,8 +1,9 @@
 """One eval run: a suite version scoring an exact target version over the suite's pinned
 dataset version.
 
-Each sample's target call and metrics run in a worker thread (at most ``concurrency`` at a
-time); the main thread stores each finished sample in its own small transaction, reports
+With ``concurrency`` 1 the samples run one by one in the calling thread; above it, each
+sample's target call and metrics run in a worker thread (at most ``concurrency`` at a time).
+The calling thread stores each finished sample in its own small transaction, reports
 progress and honours cancellation. A run killed half-way resumes: the next run of the same
 suite version on the same target version takes over the unfinished run and skips the
 samples it already holds. At the end every metric gets its mean with a bootstrap interval.
@@ -140,6 +141,13 @@ class EvalRunner:
         self._progress(done, total, "scoring")
         if not todo:
             return
+        if self.concurrency == 1:
+            # in this thread: a worker thread would cost the local model a warm-up per run (~1 s)
+            for sample in todo:
+                done = self._stored(run_id, self._one(sample, caller, mctx), done, total)
+                if self.ctx is not None and self.ctx.cancelled():
+                    raise JobCancelled()
+            return
         items: Iterator[Sample] = iter(todo)
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"eval-{run_id}") as pool:
             pending: set[Future[EvalSampleRecord]] = set()
@@ -156,13 +164,7 @@ class EvalRunner:
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in finished:
                     pending.discard(fut)
-                    record = fut.result()
-                    self.store.add_samples(run_id, [record])
-                    done += 1
-                    self.stored_here += 1
-                    if self.stored_here == FAULT_AFTER:
-                        self.services.settings.fault(FAULT_POINT)
-                    self._progress(done, total, f"sample {record.key}" + (" (error)" if record.error else ""))
+                    done = self._stored(run_id, fut.result(), done, total)
                 if self.ctx is not None and self.ctx.cancelled():
                     for fut in pending:
                         fut.cancel()
@@ -172,8 +174,17 @@ class EvalRunner:
                     raise JobCancelled()
                 fill()
 
+    def _stored(self, run_id: int, record: EvalSampleRecord, done: int, total: int) -> int:
+        """Store one finished sample (its own transaction) and report progress."""
+        self.store.add_samples(run_id, [record])
+        self.stored_here += 1
+        if self.stored_here == FAULT_AFTER:
+            self.services.settings.fault(FAULT_POINT)
+        self._progress(done + 1, total, f"sample {record.key}" + (" (error)" if record.error else ""))
+        return done + 1
+
     def _one(self, sample: Sample, caller: Caller, mctx: MetricContext) -> EvalSampleRecord:
-        """Call the target on one sample and score it (in a worker thread)."""
+        """Call the target on one sample and score it."""
         base = {"idx": sample.idx, "key": sample.key, "input": _json(sample.input), "expected": _json(sample.expected)}
         t0 = time.perf_counter()
         try:

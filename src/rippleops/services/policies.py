@@ -57,9 +57,18 @@ class PolicyService:
             self.access.authorize(s, principal, project, Action.WRITE)
         Guard(f"policy/{name}", parsed)  # builds every validator: what only the runtime can check fails here
         inputs = [InputSpec(parsed.embedder, role="embedder")] if parsed.embedder else []
-        record = self.assets.register(
-            principal, project, KIND, name, parsed.content(), inputs=inputs, message=parsed.message, tags=parsed.tags
+        # the embedder version is pinned (guards run it, not what the reference points at later),
+        # and the pin is part of the version's hash: the same policy over a new embedder version
+        # is a new policy version, which is what the ripple engine rebuilds
+        pins = (
+            {parsed.embedder: self.assets.get(principal, project, parsed.embedder, "embedder").ref}
+            if parsed.embedder
+            else {}
         )
+        record = self.assets.register(
+            principal, project, KIND, name, parsed.content(), inputs=inputs, recipe={"pins": pins} if pins else None,
+            message=parsed.message, tags=parsed.tags,
+        )  # fmt: skip
         if parsed.description is not None:
             desc = self.assets.update(principal, project, f"{KIND}/{name}", description=parsed.description).description
             record = record.model_copy(update={"description": desc})

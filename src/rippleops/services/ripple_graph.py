@@ -257,7 +257,7 @@ def estimate(s: Session, project_id: int, plan: PlanRecord) -> PlanRecord:
     steps = []
     for step in plan.steps:
         asset = step.target.rsplit(":", 1)[0]
-        if step.action == "rebuild" and step.kind in ("app", "suite"):
+        if step.action == "rebuild" and step.kind in ("app", "policy", "suite"):
             est = Estimate(seconds=0.0, tokens=0, cost=0.0, basis="metadata only")
         elif step.action == "rebuild" and step.kind == "index" and asset in builds:
             runs = builds[asset]

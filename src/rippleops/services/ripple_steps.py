@@ -108,6 +108,8 @@ class StepRunner:
             new_ref = self.s.apps.create(self.principal, self.project, old.name, old.content, pins=pins).ref
         elif old.kind == "suite":
             new_ref = self.s.suites.create(self.principal, self.project, old.name, old.content).ref
+        elif old.kind == "policy":
+            new_ref = self.s.policies.create(self.principal, self.project, old.name, old.content).ref
         else:
             return HELD, f"rebuilding a {old.kind} is not automated; rebuild {old.ref} by hand", {}
         result = {"old": old.ref, "new": new_ref, "pins": pins}
